@@ -14,7 +14,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 OPT      ?= -O2 -g
 CFLAGS   += -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter \
-            $(OPT) -Isrc $(PKG_CFLAGS) -MMD -MP
+            $(OPT) -Isrc $(PKG_CFLAGS) -MMD -MP -DHARDE_SHARE_DIR='"$(CURDIR)/data"'
 LDLIBS   += $(PKG_LIBS) -lm
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 

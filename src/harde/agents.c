@@ -1,0 +1,232 @@
+/* agents — the definitions of Triage, Sales Coach and Pricing. See agents.h.
+ *
+ * Instructions are written once here, with the company persona filled in
+ * from the app when the agents are built. The quote tool is the only way a
+ * number reaches a rep: the model gathers inputs, quote_compute prices them,
+ * and the tool's result carries a plain-text table the answer can quote. */
+#include "harde/agents.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "base/xalloc.h"
+#include "harde/app.h"
+#include "harde/price_book.h"
+#include "harde/quote.h"
+#include "harde/turn.h"
+
+struct harde_agents {
+    struct agent triage;
+    struct agent coach;
+    struct agent pricing;
+    const struct agent *triage_handoffs[2];
+    const struct agent *coach_handoffs[2];
+    const struct agent *pricing_handoffs[2];
+    struct agent_tool pricing_tools[1];
+    char *triage_instructions;
+    char *coach_instructions;
+    char *pricing_instructions;
+    char *quote_schema;
+};
+
+/* ---- the quote tool ---------------------------------------------------- */
+
+static json_t *quote_tool(struct agent_context *ctx, json_t *args, char **error)
+{
+    const struct harde_turn_context *turn = ctx->user;
+    json_t *quote = NULL, *errors = NULL;
+    if (quote_compute(turn->app->book, args, &quote, &errors) != 0) {
+        struct buf b;
+        buf_init(&b, 0);
+        buf_append_str(&b, "the request cannot be priced: ");
+        for (size_t i = 0; i < json_array_size(errors); i++)
+            buf_printf(&b, "%s%s", i ? "; " : "", json_string_value(json_array_get(errors, i)));
+        json_decref(errors);
+        *error = buf_steal(&b);
+        return NULL;
+    }
+    char *text = quote_format_text(quote);
+    json_object_set_new(quote, "summary", json_string(text));
+    free(text);
+    return quote;
+}
+
+/* An enum of names with the x-aliases map (labels and aliases per key). */
+static void add_enum(json_t *prop, const char *key, const char *label, char *const *aliases,
+                     size_t n_aliases, json_t *x_aliases)
+{
+    json_array_append_new(json_object_get(prop, "enum"), json_string(key));
+    json_t *list = json_array();
+    if (label)
+        json_array_append_new(list, json_string(label));
+    for (size_t i = 0; i < n_aliases; i++)
+        json_array_append_new(list, json_string(aliases[i]));
+    json_object_set_new(x_aliases, key, list);
+}
+
+static char *build_quote_schema(const struct price_book *book)
+{
+    json_t *material = json_pack("{s:s, s:s, s:[]}", "type", "string", "description",
+                                 "Shingle or roofing material", "enum");
+    json_t *m_alias = json_object();
+    for (size_t i = 0; i < book->n_materials; i++) {
+        const struct price_book_material *m = &book->materials[i];
+        add_enum(material, m->key, m->label, m->aliases, m->n_aliases, m_alias);
+    }
+    json_object_set_new(material, "x-aliases", m_alias);
+    json_t *style = json_pack("{s:s, s:s, s:[]}", "type", "string", "description",
+                              "Roof style (default gable)", "enum");
+    for (size_t i = 0; i < book->n_styles; i++)
+        json_array_append_new(json_object_get(style, "enum"), json_string(book->styles[i].key));
+    json_t *item_id =
+        json_pack("{s:s, s:s, s:[]}", "type", "string", "description", "The add-on item", "enum");
+    json_t *i_alias = json_object();
+    for (size_t i = 0; i < book->n_items; i++) {
+        const struct price_book_item *it = &book->items[i];
+        add_enum(item_id, it->key, it->label, it->aliases, it->n_aliases, i_alias);
+    }
+    json_object_set_new(item_id, "x-aliases", i_alias);
+    json_t *schema = json_pack(
+        "{s:s, s:s, s:{s:{s:s, s:s, s:{s:{s:s, s:s, s:f, s:f}, s:o, s:{s:s, s:s, s:f, s:f},"
+        " s:{s:s, s:s, s:i, s:i}, s:o}, s:[sss], s:b},"
+        " s:{s:s, s:s, s:{s:s, s:{s:o, s:{s:s, s:s, s:f}}, s:[ss], s:b}},"
+        " s:{s:s, s:s}}, s:b}",
+        "type", "object", "description", "A quote request (docs/PRICING.md)", "properties", "roof",
+        "type", "object", "description", "The roof to replace", "properties", "area_sqft", "type",
+        "number", "description", "Roof area in square feet", "exclusiveMinimum", 0.0, "maximum",
+        100000.0, "style", style, "pitch_rise", "type", "number", "description",
+        "Pitch rise in inches per 12 inches of run (7 for a 7/12 roof)", "minimum", 0.0, "maximum",
+        24.0, "layers", "type", "integer", "description",
+        "Existing layers of shingles to tear off (default 1)", "minimum", 0, "maximum", 3,
+        "material", material, "required", "area_sqft", "pitch_rise", "material",
+        "additionalProperties", 0, "items", "type", "array", "description",
+        "Add-on items such as gutters, skylights, siding, windows", "items", "type", "object",
+        "properties", "id", item_id, "qty", "type", "number", "description",
+        "Quantity in the item's unit (linear feet, each, squares)", "exclusiveMinimum", 0.0,
+        "required", "id", "qty", "additionalProperties", 0, "permit", "type", "boolean",
+        "description", "Include the building permit (default true)", "additionalProperties", 0);
+    char *text = json_dumps(schema, JSON_COMPACT);
+    json_decref(schema);
+    return text;
+}
+
+/* ---- instructions ------------------------------------------------------ */
+
+static char *persona(const struct harde_app *app)
+{
+    return xasprintf("You are Hard-E, the AI clone of %s, the Sales Director of %s, a "
+                     "residential roofing, siding, gutters and windows contractor. You talk to "
+                     "the company's sales reps, not to homeowners. Be direct, warm and practical, "
+                     "like a seasoned sales director coaching a rep; keep answers short.",
+                     app->director_name, app->company_name);
+}
+
+static void build_instructions(struct harde_agents *a, const struct harde_app *app)
+{
+    char *who = persona(app);
+    a->triage_instructions = xasprintf(
+        "%s\nYou are the router. Read the conversation and hand the request to the right "
+        "specialist: sales questions (objections, the sales process, appointments, warranties, "
+        "financing explained, storm damage and insurance, products) → transfer_to_sales_coach; "
+        "prices, quotes, estimates, monthly payments, or answers to a pricing question Pricing "
+        "asked → transfer_to_pricing. Answer greetings, thanks and 'what can you do' yourself "
+        "in one or two sentences. Never answer a sales or pricing question yourself.",
+        who);
+    a->coach_instructions = xasprintf(
+        "%s\nYou are the Sales Coach. Answer sales questions with word tracks the rep can say "
+        "out loud and the next step to take. Never invent prices or numbers: for any price or "
+        "payment, transfer_to_pricing.",
+        who);
+    a->pricing_instructions = xasprintf(
+        "%s\nYou are Pricing. You price jobs only with the quote tool: never compute, estimate "
+        "or round a price yourself. The roof needs its area in square feet, pitch rise (7 for "
+        "7/12) and material; style defaults to gable, layers to 1, permit to true. If anything "
+        "required is missing, ask for all of it in one short question. After the tool answers, "
+        "give the total, the main lines, the Good/Better/Best options and the monthly payments "
+        "exactly as the tool's figures say. For sales advice, transfer_to_sales_coach.",
+        who);
+    free(who);
+}
+
+struct harde_agents *harde_agents_new(const struct harde_app *app)
+{
+    struct harde_agents *a = xcalloc(1, sizeof *a);
+    build_instructions(a, app);
+    a->quote_schema = build_quote_schema(app->book);
+    a->pricing_tools[0] = (struct agent_tool){
+        .name = "quote",
+        .description = "Price a job from the company's price book: the roof (area, style, "
+                       "pitch, layers, material) and add-on items. Returns every line, the "
+                       "total, Good/Better/Best options and monthly payments.",
+        .parameters = a->quote_schema,
+        .fn = quote_tool,
+        .activity = "pricing the job",
+    };
+    a->triage = (struct agent){
+        .name = "Triage",
+        .handoff_description = "Routes a rep's request to the right specialist.",
+        .instructions = a->triage_instructions,
+        .handoffs = a->triage_handoffs,
+        .n_handoffs = 2,
+        .model = app->triage_model,
+        .settings = LLM_SETTINGS_DEFAULT,
+    };
+    a->coach = (struct agent){
+        .name = "Sales Coach",
+        .handoff_description = "Sales questions: objections, the sales process, warranties, "
+                               "financing, insurance claims, products.",
+        .instructions = a->coach_instructions,
+        .handoffs = a->coach_handoffs,
+        .n_handoffs = 1,
+        .model = app->specialist_model,
+        .settings = LLM_SETTINGS_DEFAULT,
+    };
+    a->pricing = (struct agent){
+        .name = "Pricing",
+        .handoff_description = "Prices jobs from the price book: quotes, options, monthly "
+                               "payments.",
+        .instructions = a->pricing_instructions,
+        .tools = a->pricing_tools,
+        .n_tools = 1,
+        .handoffs = a->pricing_handoffs,
+        .n_handoffs = 1,
+        .model = app->specialist_model,
+        .settings = LLM_SETTINGS_DEFAULT,
+    };
+    a->triage_handoffs[0] = &a->coach;
+    a->triage_handoffs[1] = &a->pricing;
+    a->coach_handoffs[0] = &a->pricing;
+    a->pricing_handoffs[0] = &a->coach;
+    return a;
+}
+
+void harde_agents_free(struct harde_agents *a)
+{
+    if (!a)
+        return;
+    free(a->triage_instructions);
+    free(a->coach_instructions);
+    free(a->pricing_instructions);
+    free(a->quote_schema);
+    free(a);
+}
+
+const struct agent *harde_agents_triage(const struct harde_agents *a)
+{
+    return &a->triage;
+}
+
+const struct agent *harde_agents_find(const struct harde_agents *a, const char *name)
+{
+    const struct agent *all[] = {&a->triage, &a->coach, &a->pricing};
+    for (size_t i = 0; i < 3; i++)
+        if (strcmp(all[i]->name, name) == 0)
+            return all[i];
+    return NULL;
+}
+
+const char *harde_agents_quote_schema(const struct harde_agents *a)
+{
+    return a->quote_schema;
+}

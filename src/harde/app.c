@@ -1,0 +1,185 @@
+/* app — opening and closing one Hard-E instance. See app.h.
+ *
+ * Configuration keys read here (every one overridable by HARDE_<SECTION>_<KEY>):
+ *   [harde]   data_dir, share_dir
+ *   [log]     level, file
+ *   [model]   backend (auto|openai), triage, specialist, max_turns
+ *   [openai]  base_url, timeout_s, connect_timeout_s, max_retries
+ *   [http]    retry_base_ms
+ *   [pricing] book            (also HARDE_PRICE_BOOK)
+ *   [company] name, director
+ * Secrets only from the environment: OPENAI_API_KEY. */
+#define _POSIX_C_SOURCE 200809L
+#include "harde/app.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/error.h"
+#include "base/log.h"
+#include "base/xalloc.h"
+#include "agent/agent.h"
+#include "harde/agents.h"
+#include "harde/price_book.h"
+#include "llm/openai.h"
+
+#ifndef HARDE_SHARE_DIR
+#define HARDE_SHARE_DIR "data"
+#endif
+
+static const char *env_nonempty(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : NULL;
+}
+
+static int open_logging(struct harde_app *app, char *err, size_t errlen)
+{
+    const char *level = config_get(app->config, "log", "level", "warn");
+    if (log_set_level_name(level) != 0) {
+        snprintf(err, errlen, "log.level: expected debug, info, warn, error or off, got \"%s\"",
+                 level);
+        return ERR_CONFIG;
+    }
+    const char *file = config_get(app->config, "log", "file", NULL);
+    if (file && *file && log_open(file) != 0) {
+        snprintf(err, errlen, "log.file: cannot open %s for appending", file);
+        return ERR_CONFIG;
+    }
+    return 0;
+}
+
+static int open_book(struct harde_app *app, char *err, size_t errlen)
+{
+    const char *path = env_nonempty("HARDE_PRICE_BOOK");
+    if (!path)
+        path = config_get(app->config, "pricing", "book", NULL);
+    if (path && *path) {
+        app->book_path = xstrdup(path);
+    } else {
+        app->book_path = xasprintf("%s/price_book.json", app->share_dir);
+        if (access(app->book_path, R_OK) != 0) {
+            /* Not installed beside the binary: use the built-in sample book. */
+            free(app->book_path);
+            app->book_path = xstrdup("(built-in sample book)");
+            app->book = price_book_load_default();
+            return 0;
+        }
+    }
+    app->book = price_book_load_file(app->book_path, err, errlen);
+    return app->book ? 0 : ERR_CONFIG;
+}
+
+static int open_model(struct harde_app *app, char *err, size_t errlen)
+{
+    const char *backend = config_get(app->config, "model", "backend", "auto");
+    const char *key = env_nonempty("OPENAI_API_KEY");
+    const char *base = env_nonempty("OPENAI_BASE_URL");
+    if (!base)
+        base = config_get(app->config, "openai", "base_url", NULL);
+    bool want_openai = strcmp(backend, "openai") == 0 ||
+                       (strcmp(backend, "auto") == 0 && (key || (base && *base)));
+    if (strcmp(backend, "auto") != 0 && strcmp(backend, "openai") != 0) {
+        snprintf(err, errlen, "model.backend: expected auto or openai, got \"%s\"", backend);
+        return ERR_CONFIG;
+    }
+    if (!want_openai) {
+        snprintf(err, errlen,
+                 "no model is configured. Set OPENAI_API_KEY to use OpenAI, or "
+                 "OPENAI_BASE_URL to use any OpenAI-compatible server (llama.cpp, Ollama, "
+                 "vLLM), e.g.\n  export OPENAI_API_KEY=sk-...\n  export "
+                 "OPENAI_BASE_URL=http://127.0.0.1:11434/v1");
+        return ERR_CONFIG;
+    }
+    long timeout_s, connect_s, retries, retry_base;
+    int rc;
+    if ((rc = config_get_long(app->config, "openai", "timeout_s", 600, &timeout_s, err, errlen)) ||
+        (rc = config_get_long(app->config, "openai", "connect_timeout_s", 5, &connect_s, err,
+                              errlen)) ||
+        (rc = config_get_long(app->config, "openai", "max_retries", 2, &retries, err, errlen)) ||
+        (rc = config_get_long(app->config, "http", "retry_base_ms", 500, &retry_base, err, errlen)))
+        return rc;
+    struct openai_options opt = OPENAI_OPTIONS_INIT;
+    opt.base_url = base;
+    opt.api_key = key;
+    opt.organization = env_nonempty("OPENAI_ORGANIZATION");
+    opt.project = env_nonempty("OPENAI_PROJECT");
+    opt.timeout_ms = timeout_s * 1000;
+    opt.connect_timeout_ms = connect_s * 1000;
+    opt.max_retries = (int)retries;
+    opt.retry_base_ms = retry_base;
+    if (key)
+        log_add_secret(key);
+    app->model = openai_model_new(&opt, err, errlen);
+    if (!app->model)
+        return ERR_CONFIG;
+    app->backend = "openai";
+    app->model_base_url = xstrdup(base ? base : OPENAI_DEFAULT_BASE_URL);
+    return 0;
+}
+
+static const char *find_config_path(const char *given)
+{
+    if (given)
+        return given;
+    const char *env = env_nonempty("HARDE_CONFIG");
+    if (env)
+        return env;
+    return access("harde.ini", R_OK) == 0 ? "harde.ini" : NULL;
+}
+
+int harde_app_open(struct harde_app *app, const char *config_path, unsigned need, char *err,
+                   size_t errlen)
+{
+    memset(app, 0, sizeof *app);
+    int rc = 0;
+    log_add_secret(env_nonempty("OPENAI_API_KEY"));
+    app->config = config_load(find_config_path(config_path), err, errlen);
+    if (!app->config)
+        return ERR_CONFIG;
+    if ((rc = open_logging(app, err, errlen)) != 0)
+        goto fail;
+    if (!(app->data_dir = config_data_dir(app->config, err, errlen))) {
+        rc = ERR_IO;
+        goto fail;
+    }
+    app->share_dir = xstrdup(config_get(app->config, "harde", "share_dir", HARDE_SHARE_DIR));
+    app->triage_model = xstrdup(config_get(app->config, "model", "triage", "gpt-4.1-mini"));
+    app->specialist_model = xstrdup(config_get(app->config, "model", "specialist", "gpt-4.1"));
+    app->company_name =
+        xstrdup(config_get(app->config, "company", "name", "Summit Ridge Roofing & Exteriors"));
+    app->director_name = xstrdup(config_get(app->config, "company", "director", "Dale Harmon"));
+    if ((rc = config_get_long(app->config, "model", "max_turns", AGENT_DEFAULT_MAX_TURNS,
+                              &app->max_turns, err, errlen)) != 0)
+        goto fail;
+    if ((rc = open_book(app, err, errlen)) != 0)
+        goto fail;
+    if ((need & HARDE_NEED_MODEL) && (rc = open_model(app, err, errlen)) != 0)
+        goto fail;
+    app->agents = harde_agents_new(app);
+    log_info("app", "opened: data %s, book %s, backend %s", app->data_dir, app->book_path,
+             app->backend ? app->backend : "none");
+    return 0;
+fail:
+    harde_app_close(app);
+    return rc;
+}
+
+void harde_app_close(struct harde_app *app)
+{
+    harde_agents_free(app->agents);
+    llm_model_free(app->model);
+    price_book_free(app->book);
+    config_free(app->config);
+    free(app->data_dir);
+    free(app->share_dir);
+    free(app->book_path);
+    free(app->model_base_url);
+    free(app->triage_model);
+    free(app->specialist_model);
+    free(app->company_name);
+    free(app->director_name);
+    memset(app, 0, sizeof *app);
+}

@@ -1,0 +1,46 @@
+/* app — one Hard-E instance: configuration, data directory, price book,
+ * model backend, agents. Every entry point (CLI, later the web server and the
+ * worker) opens one app and runs turns against it.
+ *
+ * Opening resolves configuration once (file, then environment), so the rest
+ * of the code reads plain fields instead of looking keys up again. Secrets
+ * (OPENAI_API_KEY) are read from the environment here, registered with the
+ * log for redaction, and never stored in the config. */
+#ifndef HARDE_HARDE_APP_H
+#define HARDE_HARDE_APP_H
+
+#include <stdbool.h>
+
+#include "base/config.h"
+#include "llm/model.h"
+
+struct price_book;
+struct harde_agents;
+
+/* What an entry point needs opened (bit flags). */
+enum { HARDE_NEED_BOOK = 1, HARDE_NEED_MODEL = 2 };
+
+struct harde_app {
+    struct config *config;
+    char *data_dir;  /* created on first use */
+    char *share_dir; /* the shipped data (price book, playbook, intents) */
+    char *book_path;
+    struct price_book *book;
+    struct llm_model *model;
+    const char *backend; /* "openai" (later "local") */
+    char *model_base_url;
+    char *triage_model;     /* [model] triage, default gpt-4.1-mini */
+    char *specialist_model; /* [model] specialist, default gpt-4.1 */
+    long max_turns;
+    char *company_name;
+    char *director_name;
+    struct harde_agents *agents;
+};
+
+/* Opens an app from config_path (NULL: $HARDE_CONFIG, else ./harde.ini if it
+ * exists, else defaults only). 0, or ERR_* with a message for the user. */
+int harde_app_open(struct harde_app *app, const char *config_path, unsigned need, char *err,
+                   size_t errlen);
+void harde_app_close(struct harde_app *app);
+
+#endif
