@@ -392,10 +392,10 @@ static int http_transport_error(struct http_client *c, CURLcode result,
         return ERR_NETWORK;
     case CURLE_COULDNT_CONNECT:
         curl_easy_getinfo(c->easy, CURLINFO_OS_ERRNO, &os_errno);
-        char reason[128];
-        if (!os_errno || strerror_r((int)os_errno, reason, sizeof reason) != 0)
-            snprintf(reason, sizeof reason, "%s", detail);
-        set_err(err, errlen, "could not connect to %s: %s", host, reason);
+        char os_reason[128];
+        set_err(err, errlen, "could not connect to %s: %s", host,
+                os_errno && strerror_r((int)os_errno, os_reason, sizeof os_reason) == 0 ? os_reason
+                                                                                        : detail);
         return ERR_NETWORK;
     case CURLE_SEND_ERROR:
     case CURLE_RECV_ERROR:

@@ -342,8 +342,17 @@ static int add_field(struct builder *b, const char *name, const json_t *schema, 
     f->has_default = json_object_get(schema, "default") != NULL;
     if (parent >= 0) {
         const struct field *p = &b->fields[parent];
+        size_t plen = strlen(p->path), nlen = strlen(name);
+        if (plen + 1 + nlen >= sizeof f->path) {
+            snprintf(b->err, b->errlen, "the schema has a property path longer than %d bytes",
+                     EXTRACT_PATH_MAX - 1);
+            return ERR_LIMIT;
+        }
         f->depth = p->depth + 1;
-        snprintf(f->path, sizeof f->path, "%s%s%s", p->path, p->path[0] ? "." : "", name);
+        memcpy(f->path, p->path, plen);
+        if (plen)
+            f->path[plen++] = '.';
+        memcpy(f->path + plen, name, nlen + 1);
     }
     read_range(f);
     *index = (int)b->n++;
@@ -525,7 +534,7 @@ static void label_from_description(const char *d, char *out, size_t outlen)
     if (in && in != head) {
         *in = '\0';
         if (count_words(in + 4) <= 3)
-            snprintf(out, outlen, "%s (%s)", head, in + 4);
+            snprintf(out, outlen, "%.120s (%.120s)", head, in + 4);
         else
             snprintf(out, outlen, "%s", head);
         return;
