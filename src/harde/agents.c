@@ -15,6 +15,8 @@
 #include "harde/price_book.h"
 #include "harde/quote.h"
 #include "harde/turn.h"
+#include "kb/answer.h"
+#include "kb/kb.h"
 
 struct harde_agents {
     struct agent triage;
@@ -23,7 +25,8 @@ struct harde_agents {
     const struct agent *triage_handoffs[2];
     const struct agent *coach_handoffs[2];
     const struct agent *pricing_handoffs[2];
-    struct agent_tool pricing_tools[1];
+    struct agent_tool pricing_tools[2];
+    struct agent_tool coach_tools[1];
     char *triage_instructions;
     char *coach_instructions;
     char *pricing_instructions;
@@ -46,11 +49,64 @@ static json_t *quote_tool(struct agent_context *ctx, json_t *args, char **error)
         *error = buf_steal(&b);
         return NULL;
     }
-    char *text = quote_format_text(quote);
+    char *text = quote_format_summary(quote);
     json_object_set_new(quote, "summary", json_string(text));
     free(text);
     return quote;
 }
+
+static json_t *monthly_payments_tool(struct agent_context *ctx, json_t *args, char **error)
+{
+    const struct harde_turn_context *turn = ctx->user;
+    json_t *result =
+        quote_financing(turn->app->book, json_number_value(json_object_get(args, "amount")), error);
+    if (result) {
+        char *text = quote_format_financing(result);
+        json_object_set_new(result, "summary", json_string(text));
+        free(text);
+    }
+    return result;
+}
+
+static const char MONTHLY_PAYMENTS_SCHEMA[] =
+    "{\"type\":\"object\",\"properties\":{\"amount\":{\"type\":\"number\","
+    "\"exclusiveMinimum\":0,\"description\":\"The amount financed, in dollars\"}},"
+    "\"required\":[\"amount\"],\"additionalProperties\":false}";
+
+/* ---- the playbook search tool ----------------------------------------- */
+
+#define PLAYBOOK_HITS 4
+
+static json_t *search_playbook_tool(struct agent_context *ctx, json_t *args, char **error)
+{
+    const struct harde_turn_context *turn = ctx->user;
+    const char *query = json_string_value(json_object_get(args, "query"));
+    struct kb_results hits = {0};
+    char err[512];
+    if (!turn->app->kb) {
+        *error = xstrdup("the playbook is not available");
+        return NULL;
+    }
+    if (kb_search(turn->app->kb, query, PLAYBOOK_HITS, &hits, err, sizeof err) != 0) {
+        *error = xstrdup(err);
+        return NULL;
+    }
+    json_t *passages = json_array();
+    for (size_t i = 0; i < hits.count; i++)
+        json_array_append_new(passages,
+                              json_pack("{s:s, s:s, s:s}", "source", hits.hits[i].source, "heading",
+                                        hits.hits[i].heading, "text", hits.hits[i].text));
+    char *answer = kb_answer_compose(query, &hits, NULL);
+    json_t *result = json_pack("{s:o, s:s}", "passages", passages, "answer", answer);
+    free(answer);
+    kb_results_free(&hits);
+    return result;
+}
+
+static const char SEARCH_PLAYBOOK_SCHEMA[] =
+    "{\"type\":\"object\",\"properties\":{\"query\":{\"type\":\"string\",\"minLength\":1,"
+    "\"description\":\"What to look up in the company playbook\"}},\"required\":[\"query\"],"
+    "\"additionalProperties\":false}";
 
 /* An enum of names with the x-aliases map (labels and aliases per key). */
 static void add_enum(json_t *prop, const char *key, const char *label, char *const *aliases,
@@ -135,8 +191,10 @@ static void build_instructions(struct harde_agents *a, const struct harde_app *a
         who);
     a->coach_instructions = xasprintf(
         "%s\nYou are the Sales Coach. Answer sales questions with word tracks the rep can say "
-        "out loud and the next step to take. Never invent prices or numbers: for any price or "
-        "payment, transfer_to_pricing.",
+        "out loud and the next step to take. Look the company's way of doing it up with "
+        "search_playbook first, answer from the passages it returns, and end with the sources "
+        "you used (\"Sources: file.md › Section\"). Never invent prices or numbers: for any "
+        "price or payment, transfer_to_pricing.",
         who);
     a->pricing_instructions = xasprintf(
         "%s\nYou are Pricing. You price jobs only with the quote tool: never compute, estimate "
@@ -144,7 +202,8 @@ static void build_instructions(struct harde_agents *a, const struct harde_app *a
         "7/12) and material; style defaults to gable, layers to 1, permit to true. If anything "
         "required is missing, ask for all of it in one short question. After the tool answers, "
         "give the total, the main lines, the Good/Better/Best options and the monthly payments "
-        "exactly as the tool's figures say. For sales advice, transfer_to_sales_coach.",
+        "exactly as the tool's figures say. For the monthly payment on an amount, use "
+        "monthly_payments. For sales advice, transfer_to_sales_coach.",
         who);
     free(who);
 }
@@ -163,6 +222,23 @@ struct harde_agents *harde_agents_new(const struct harde_app *app)
         .fn = quote_tool,
         .activity = "pricing the job",
     };
+    a->pricing_tools[1] = (struct agent_tool){
+        .name = "monthly_payments",
+        .description = "Monthly payments on an amount under each of the company's financing "
+                       "plans (monthly payment, financed amount, payment plans).",
+        .parameters = MONTHLY_PAYMENTS_SCHEMA,
+        .fn = monthly_payments_tool,
+        .activity = "working out the payments",
+    };
+    a->coach_tools[0] = (struct agent_tool){
+        .name = "search_playbook",
+        .description = "Search the company sales playbook (objections, sales process, "
+                       "warranties, financing, insurance, products) and return the best passages "
+                       "with their sources.",
+        .parameters = SEARCH_PLAYBOOK_SCHEMA,
+        .fn = search_playbook_tool,
+        .activity = "checking the playbook",
+    };
     a->triage = (struct agent){
         .name = "Triage",
         .handoff_description = "Routes a rep's request to the right specialist.",
@@ -177,6 +253,8 @@ struct harde_agents *harde_agents_new(const struct harde_app *app)
         .handoff_description = "Sales questions: objections, the sales process, warranties, "
                                "financing, insurance claims, products.",
         .instructions = a->coach_instructions,
+        .tools = a->coach_tools,
+        .n_tools = 1,
         .handoffs = a->coach_handoffs,
         .n_handoffs = 1,
         .model = app->specialist_model,
@@ -184,11 +262,11 @@ struct harde_agents *harde_agents_new(const struct harde_app *app)
     };
     a->pricing = (struct agent){
         .name = "Pricing",
-        .handoff_description = "Prices jobs from the price book: quotes, options, monthly "
+        .handoff_description = "Prices for jobs from the price book: quotes, options, monthly "
                                "payments.",
         .instructions = a->pricing_instructions,
         .tools = a->pricing_tools,
-        .n_tools = 1,
+        .n_tools = 2,
         .handoffs = a->pricing_handoffs,
         .n_handoffs = 1,
         .model = app->specialist_model,

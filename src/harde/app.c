@@ -3,7 +3,8 @@
  * Configuration keys read here (every one overridable by HARDE_<SECTION>_<KEY>):
  *   [harde]   data_dir, share_dir
  *   [log]     level, file
- *   [model]   backend (auto|openai), triage, specialist, max_turns
+ *   [model]   backend (auto|openai|local), triage, specialist, max_turns, intents
+ *   [kb]      dir, index
  *   [openai]  base_url, timeout_s, connect_timeout_s, max_retries
  *   [http]    retry_base_ms
  *   [pricing] book            (also HARDE_PRICE_BOOK)
@@ -23,6 +24,9 @@
 #include "agent/agent.h"
 #include "harde/agents.h"
 #include "harde/price_book.h"
+#include "kb/kb.h"
+#include "llm/local/intent.h"
+#include "llm/local/local_model.h"
 #include "llm/openai.h"
 
 #ifndef HARDE_SHARE_DIR
@@ -72,27 +76,9 @@ static int open_book(struct harde_app *app, char *err, size_t errlen)
     return app->book ? 0 : ERR_CONFIG;
 }
 
-static int open_model(struct harde_app *app, char *err, size_t errlen)
+static int open_openai(struct harde_app *app, const char *key, const char *base, char *err,
+                       size_t errlen)
 {
-    const char *backend = config_get(app->config, "model", "backend", "auto");
-    const char *key = env_nonempty("OPENAI_API_KEY");
-    const char *base = env_nonempty("OPENAI_BASE_URL");
-    if (!base)
-        base = config_get(app->config, "openai", "base_url", NULL);
-    bool want_openai = strcmp(backend, "openai") == 0 ||
-                       (strcmp(backend, "auto") == 0 && (key || (base && *base)));
-    if (strcmp(backend, "auto") != 0 && strcmp(backend, "openai") != 0) {
-        snprintf(err, errlen, "model.backend: expected auto or openai, got \"%s\"", backend);
-        return ERR_CONFIG;
-    }
-    if (!want_openai) {
-        snprintf(err, errlen,
-                 "no model is configured. Set OPENAI_API_KEY to use OpenAI, or "
-                 "OPENAI_BASE_URL to use any OpenAI-compatible server (llama.cpp, Ollama, "
-                 "vLLM), e.g.\n  export OPENAI_API_KEY=sk-...\n  export "
-                 "OPENAI_BASE_URL=http://127.0.0.1:11434/v1");
-        return ERR_CONFIG;
-    }
     long timeout_s, connect_s, retries, retry_base;
     int rc;
     if ((rc = config_get_long(app->config, "openai", "timeout_s", 600, &timeout_s, err, errlen)) ||
@@ -118,6 +104,75 @@ static int open_model(struct harde_app *app, char *err, size_t errlen)
     app->backend = "openai";
     app->model_base_url = xstrdup(base ? base : OPENAI_DEFAULT_BASE_URL);
     return 0;
+}
+
+/* Tells the user once per data directory that the local model is in use. */
+static void local_notice(const struct harde_app *app)
+{
+    char *marker = xasprintf("%s/.local-model-notice", app->data_dir);
+    if (access(marker, F_OK) != 0) {
+        fprintf(stderr, "harde: no OPENAI_API_KEY set: using the built-in local model (offline). "
+                        "Set OPENAI_API_KEY to use OpenAI.\n");
+        FILE *f = fopen(marker, "w");
+        if (f)
+            fclose(f);
+    }
+    free(marker);
+}
+
+static int open_model(struct harde_app *app, char *err, size_t errlen)
+{
+    const char *backend = config_get(app->config, "model", "backend", "auto");
+    const char *key = env_nonempty("OPENAI_API_KEY");
+    const char *base = env_nonempty("OPENAI_BASE_URL");
+    if (!base)
+        base = config_get(app->config, "openai", "base_url", NULL);
+    if (base && !*base)
+        base = NULL;
+    if (strcmp(backend, "auto") != 0 && strcmp(backend, "openai") != 0 &&
+        strcmp(backend, "local") != 0) {
+        snprintf(err, errlen, "model.backend: expected auto, openai or local, got \"%s\"", backend);
+        return ERR_CONFIG;
+    }
+    if (strcmp(backend, "openai") == 0 || (strcmp(backend, "auto") == 0 && (key || base)))
+        return open_openai(app, key, base, err, errlen);
+    struct local_model_options opt = {.intents = app->intents, .assistant_name = "Hard-E"};
+    app->model = local_model_new(&opt, err, errlen);
+    if (!app->model)
+        return ERR_CONFIG;
+    app->backend = "local";
+    if (strcmp(backend, "auto") == 0)
+        local_notice(app);
+    return 0;
+}
+
+static int open_intents(struct harde_app *app, char *err, size_t errlen)
+{
+    const char *dir = config_get(app->config, "model", "intents", NULL);
+    char *path = dir && *dir ? xstrdup(dir) : xasprintf("%s/intents", app->share_dir);
+    char inner[512];
+    app->intents = intent_model_train_dir(path, inner, sizeof inner);
+    if (!app->intents)
+        snprintf(err, errlen, "cannot load the intent data: %s", inner);
+    free(path);
+    return app->intents ? 0 : ERR_CONFIG;
+}
+
+static int open_kb(struct harde_app *app, char *err, size_t errlen)
+{
+    const char *index = config_get(app->config, "kb", "index", NULL);
+    const char *dir = config_get(app->config, "kb", "dir", NULL);
+    char *index_path = index && *index ? xstrdup(index) : xasprintf("%s/kb.sqlite", app->data_dir);
+    char *dir_path = dir && *dir ? xstrdup(dir) : xasprintf("%s/kb", app->share_dir);
+    char inner[512];
+    int rc = kb_open(index_path, &app->kb, inner, sizeof inner);
+    if (rc == 0)
+        rc = kb_ensure_imported(app->kb, dir_path, inner, sizeof inner);
+    if (rc != 0)
+        snprintf(err, errlen, "the knowledge base: %s", inner);
+    app->kb_dir = dir_path;
+    free(index_path);
+    return rc;
 }
 
 static const char *find_config_path(const char *given)
@@ -156,6 +211,12 @@ int harde_app_open(struct harde_app *app, const char *config_path, unsigned need
         goto fail;
     if ((rc = open_book(app, err, errlen)) != 0)
         goto fail;
+    if (need & HARDE_NEED_MODEL)
+        need |= HARDE_NEED_KB | HARDE_NEED_INTENTS;
+    if ((need & HARDE_NEED_INTENTS) && (rc = open_intents(app, err, errlen)) != 0)
+        goto fail;
+    if ((need & HARDE_NEED_KB) && (rc = open_kb(app, err, errlen)) != 0)
+        goto fail;
     if ((need & HARDE_NEED_MODEL) && (rc = open_model(app, err, errlen)) != 0)
         goto fail;
     app->agents = harde_agents_new(app);
@@ -171,6 +232,10 @@ void harde_app_close(struct harde_app *app)
 {
     harde_agents_free(app->agents);
     llm_model_free(app->model);
+    intent_model_free(app->intents);
+    if (app->kb)
+        kb_close(app->kb);
+    free(app->kb_dir);
     price_book_free(app->book);
     config_free(app->config);
     free(app->data_dir);

@@ -16,9 +16,11 @@
 
 struct price_book;
 struct harde_agents;
+struct intent_model;
+struct kb;
 
 /* What an entry point needs opened (bit flags). */
-enum { HARDE_NEED_BOOK = 1, HARDE_NEED_MODEL = 2 };
+enum { HARDE_NEED_BOOK = 1, HARDE_NEED_MODEL = 2, HARDE_NEED_KB = 4, HARDE_NEED_INTENTS = 8 };
 
 struct harde_app {
     struct config *config;
@@ -27,7 +29,10 @@ struct harde_app {
     char *book_path;
     struct price_book *book;
     struct llm_model *model;
-    const char *backend; /* "openai" (later "local") */
+    const char *backend;          /* "openai" or "local" */
+    struct intent_model *intents; /* the local classifier (routing, local model) */
+    struct kb *kb;                /* the company playbook */
+    char *kb_dir;                 /* where the playbook's Markdown files are */
     char *model_base_url;
     char *triage_model;     /* [model] triage, default gpt-4.1-mini */
     char *specialist_model; /* [model] specialist, default gpt-4.1 */

@@ -542,6 +542,21 @@ static json_t *financing_json(const struct price_book *book, int64_t total)
     return plans;
 }
 
+json_t *quote_financing(const struct price_book *book, double amount, char **error)
+{
+    if (!(amount > 0) || amount * 100.0 > (double)QUOTE_MAX_TOTAL_CENTS) {
+        *error = xasprintf("amount: must be more than 0 and at most %.2f (got %g)",
+                           (double)QUOTE_MAX_TOTAL_CENTS / 100.0, amount);
+        return NULL;
+    }
+    int64_t cents = llround(amount * 100.0);
+    json_t *o = json_object();
+    json_object_set_new(o, "currency", json_string(book->currency));
+    json_object_set_new(o, "amount", json_real(cents_value(cents)));
+    json_object_set_new(o, "financing", financing_json(book, cents));
+    return o;
+}
+
 static json_t *lines_json(const struct priced *p)
 {
     json_t *lines = json_array();

@@ -55,10 +55,23 @@
 int quote_compute(const struct price_book *book, const json_t *request, json_t **quote_out,
                   json_t **errors_out);
 
+/* Monthly payments on amount (in the book's currency) under every financing
+ * plan of the book, by the formula of step 8: a new object
+ * {"currency", "amount", "financing": [{name, apr, months, monthly}]}, or NULL
+ * with *error a new message when amount is not positive or too large. */
+json_t *quote_financing(const struct price_book *book, double amount, char **error);
+
 /* A short plain-text table of a quote (borrowed) for terminals: the lines,
  * subtotal, tax, total, the financing plans and the Good/Better/Best options
  * with their monthly payments. New string. */
 char *quote_format_text(const json_t *quote);
+
+/* A short answer in words for a rep (total, Good/Better/Best, monthly
+ * payments) followed by the text table in a Markdown code block. New string. */
+char *quote_format_summary(const json_t *quote);
+/* "On $23,000.00: $1,916.67 a month over 12 months (…) or …." for a
+ * quote_financing result (borrowed). New string. */
+char *quote_format_financing(const json_t *financing);
 
 enum { QUOTE_CLI_TEXT = 1 }; /* quote_cli_run flags: print the text table, not JSON */
 

@@ -190,6 +190,69 @@ char *quote_format_text(const json_t *quote)
     return buf_steal(&b);
 }
 
+/* "$1,780.72 a month over 12 months (0% APR) or $259.15 a month over 120 months (7.99% APR)" */
+static void sentence_plans(struct buf *b, const json_t *plans)
+{
+    size_t i;
+    const json_t *plan;
+    json_array_foreach(plans, i, plan)
+    {
+        char monthly[48], apr[48];
+        format_money(monthly, sizeof monthly, num_at(plan, "monthly"));
+        format_fixed(apr, sizeof apr, llround(num_at(plan, "apr") * 1000000), 4, 0);
+        buf_printf(b, "%s$%s a month over %lld months (%s, %s%% APR)",
+                   i == 0 ? "" : (i + 1 == json_array_size(plans) ? " or " : ", "), monthly,
+                   (long long)json_integer_value(json_object_get(plan, "months")),
+                   str_at(plan, "name"), apr);
+    }
+}
+
+char *quote_format_summary(const json_t *quote)
+{
+    struct buf b;
+    buf_init(&b, TEXT_MAX);
+    char total[48];
+    format_money(total, sizeof total, num_at(quote, "total"));
+    buf_printf(&b, "That job comes to **$%s**, tax and permit included.", total);
+    const json_t *options = json_object_get(quote, "options");
+    if (json_array_size(options) > 0) {
+        buf_append_str(&b, " Good / Better / Best: ");
+        size_t i;
+        const json_t *option;
+        json_array_foreach(options, i, option)
+        {
+            char t[48];
+            format_money(t, sizeof t, num_at(option, "total"));
+            buf_printf(&b, "%s%s $%s%s", i ? ", " : "", str_at(option, "label"), t,
+                       json_is_true(json_object_get(option, "selected")) ? " (as quoted)" : "");
+        }
+        buf_append_char(&b, '.');
+    }
+    if (json_array_size(json_object_get(quote, "financing")) > 0) {
+        buf_append_str(&b, " Financed: ");
+        sentence_plans(&b, json_object_get(quote, "financing"));
+        buf_append_char(&b, '.');
+    }
+    buf_append_str(&b, "\n\n```\n");
+    char *table = quote_format_text(quote);
+    buf_append_str(&b, table);
+    free(table);
+    buf_append_str(&b, "```");
+    return buf_steal(&b);
+}
+
+char *quote_format_financing(const json_t *financing)
+{
+    struct buf b;
+    buf_init(&b, TEXT_MAX);
+    char amount[48];
+    format_money(amount, sizeof amount, num_at(financing, "amount"));
+    buf_printf(&b, "On $%s: ", amount);
+    sentence_plans(&b, json_object_get(financing, "financing"));
+    buf_append_char(&b, '.');
+    return buf_steal(&b);
+}
+
 /* ---- the CLI helper ------------------------------------------------------------------- */
 
 /* Reads f to the end into out: 0, ERR_LIMIT past out's maximum, or ERR_IO. */

@@ -6,6 +6,8 @@
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "harde/agents.h"
+#include "harde/fast_flow.h"
+#include "harde/router.h"
 
 int harde_turn_run(struct harde_app *app, struct harde_session *session, const char *text,
                    const struct harde_turn_options *options, struct agent_result *result,
@@ -27,8 +29,14 @@ int harde_turn_run(struct harde_app *app, struct harde_session *session, const c
      * same way. */
     const struct agent *start = harde_agents_triage(app->agents);
     size_t before = session->messages.len;
-    *flow = "agent";
-    int rc = agent_run(start, &session->messages, text, &run, result);
+    struct harde_route route;
+    harde_route_message(app, session, text, &route);
+    *flow = harde_flow_name(route.flow);
+    log_info("turn", "session %s: %s flow (%s, intent %s %.2f)", session->id, *flow, route.reason,
+             route.intent ? route.intent : "-", route.confidence);
+    int rc = route.flow == HARDE_FLOW_FAST
+                 ? harde_fast_flow_run(app, session, text, options, result)
+                 : agent_run(start, &session->messages, text, &run, result);
     if (rc != 0) {
         /* Keep the conversation consistent: drop the half-finished turn. */
         llm_messages_truncate(&session->messages, before);

@@ -28,7 +28,8 @@ struct harde_turn_options {
     volatile sig_atomic_t *cancel;
 };
 
-/* Runs one turn. *flow is set to a static name of the flow taken ("agent").
+/* Runs one turn. *flow is set to a static name of the flow taken ("fast" or
+ * "agent"; see router.h).
  * Returns result->status; the result is filled in either case. */
 int harde_turn_run(struct harde_app *app, struct harde_session *session, const char *text,
                    const struct harde_turn_options *options, struct agent_result *result,

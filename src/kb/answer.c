@@ -27,6 +27,7 @@
 #define LEAD_TIE         0.9 /* hits this close to the best compete to lead */
 #define OVERLAP_WEIGHT   2.0
 #define SHORT_UNIT_BYTES 40
+#define LONG_UNIT_BYTES  600 /* longer units are cut at a word and end in "…" */
 #define SOURCE_SEPARATOR " › "
 
 enum unit_kind { UNIT_SENTENCE, UNIT_BULLET, UNIT_QUOTE };
@@ -121,6 +122,16 @@ static void add_unit(struct units *u, const char *s, size_t len, enum unit_kind 
     if (n == 0) {
         free(text);
         return;
+    }
+    if (n > LONG_UNIT_BYTES) {
+        size_t cut = LONG_UNIT_BYTES;
+        while (cut > LONG_UNIT_BYTES / 2 && text[cut] != ' ')
+            cut--;
+        cut = kb_text_utf8_floor(text, n, cut);
+        char *shorter = xasprintf("%.*s…", (int)cut, text);
+        free(text);
+        text = shorter;
+        n = strlen(text);
     }
     struct unit *unit = &u->items[u->count++];
     unit->text = text;

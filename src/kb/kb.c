@@ -1,17 +1,20 @@
 /* kb — the playbook index: Markdown import, FTS5 storage, sanitised BM25 search.
  *
- * Owns one SQLite connection per struct kb. The database holds two tables:
- * kb_passage, an FTS5 table (source UNINDEXED, title, section, body) with the
- * porter tokenizer over unicode61, and kb_meta, a key/value table recording the
- * schema version and when and from where the last import came. A hit's heading
- * path is "title › section". Keeping the title and the section apart lets bm25
- * weigh them differently: the title says which document, the section says
- * which passage of it. Import reads each file whole (bounded),
+ * Owns one SQLite connection per struct kb. The database holds three tables,
+ * both FTS5 ones with the porter tokenizer over unicode61:
+ *   kb_passage (source UNINDEXED, title, section, body) — one row a passage;
+ *   kb_doc     (source UNINDEXED, title, headings, body) — one row a file;
+ *   kb_meta    key/value: schema version, when and from where the last import came.
+ * A hit's heading path is "title › section". Keeping title and section apart
+ * lets bm25 weigh them differently (the title says which document, the section
+ * which passage of it), and a passage's score adds its document's score, so a
+ * short passage that merely mentions "primer video" elsewhere does not beat the
+ * document about the primer video. Import reads each file whole (bounded),
  * checks it is UTF-8, cuts it at headings outside code fences and inserts the
- * passages, all inside one BEGIN IMMEDIATE transaction that starts by deleting
- * the old passages; any error rolls back. Search never passes user text to
- * the FTS5 parser: kb_query_expression rebuilds it from words (kb_internal.h),
- * so the only syntax FTS5 ever sees is `"word" OR "word"`. See kb.h. */
+ * rows, all inside one BEGIN IMMEDIATE transaction that starts by deleting the
+ * old rows; any error rolls back. Search never passes user text to the FTS5
+ * parser: kb_query_expression rebuilds it from words (kb_internal.h), so the
+ * only syntax FTS5 ever sees is `"word" OR "word"`. See kb.h. */
 #include "kb/kb.h"
 
 #include <dirent.h>
@@ -35,10 +38,10 @@
  * about; the section heading most, since it tells passages of one document
  * apart. */
 #define KB_BM25 "bm25(kb_passage, 0.0, 4.0, 6.0, 1.0)"
-/* A passage's score adds its document's score (title weighted over body)
- * times this: a short passage that merely mentions a topic in another
- * document must not outrank the document about that topic. */
-#define KB_DOC_BM25   "bm25(kb_doc, 0.0, 3.0, 1.0)"
+/* A passage's score adds its document's score (title over section headings
+ * over body) times KB_DOC_WEIGHT: a short passage that merely mentions a topic
+ * in another document must not outrank the document about that topic. */
+#define KB_DOC_BM25   "bm25(kb_doc, 0.0, 3.0, 2.0, 1.0)"
 #define KB_DOC_WEIGHT "1.0"
 #define KB_SNIPPET    "snippet(kb_passage, 3, '', '', '…', 24)"
 #define KB_SCHEMA     "2" /* bump when the table layout changes: the index is rebuilt */
@@ -56,7 +59,7 @@ static const char passage_sql[] =
     "CREATE VIRTUAL TABLE IF NOT EXISTS kb_passage USING fts5("
     "  source UNINDEXED, title, section, body, tokenize = 'porter unicode61');"
     "CREATE VIRTUAL TABLE IF NOT EXISTS kb_doc USING fts5("
-    "  source UNINDEXED, title, body, tokenize = 'porter unicode61');";
+    "  source UNINDEXED, title, headings, body, tokenize = 'porter unicode61');";
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -309,6 +312,7 @@ struct splitter {
     const char *source;                       /* file name (borrowed) */
     char stem[KB_MAX_HEADING_BYTES + 1];      /* title when the file has no `#` */
     char doc_title[KB_MAX_HEADING_BYTES + 1]; /* the first `#` heading */
+    struct buf headings;                      /* every `##` and `###` heading, one a line */
     char heads[KB_LEVELS][KB_MAX_HEADING_BYTES + 1];
     struct buf body;
     long *total; /* passages in this import so far */
@@ -426,8 +430,10 @@ static int flush_section(struct splitter *sp)
             len--;
         if (len == 0)
             break;
-        size_t cut = cut_point(s, len);
-        rc = insert_passage(sp, title, section, s, cut);
+        size_t cut = cut_point(s, len), part = cut;
+        while (part > 0 && is_space(s[part - 1]))
+            part--;
+        rc = insert_passage(sp, title, section, s, part);
         s += cut;
         len -= cut;
     }
@@ -456,6 +462,9 @@ static int split_line(struct splitter *sp, const char *line, size_t len, bool *i
     copy_heading(sp->heads[level - 1], text, textlen);
     if (level == 1 && !sp->doc_title[0])
         copy_heading(sp->doc_title, text, textlen);
+    else if (level > 1 && (buf_append_str(&sp->headings, sp->heads[level - 1]) ||
+                           buf_append_char(&sp->headings, '\n')))
+        return ERR_LIMIT; /* cannot happen: headings are part of a bounded file */
     for (int deeper = level; deeper < KB_LEVELS; deeper++)
         sp->heads[deeper][0] = '\0';
     return 0;
@@ -491,7 +500,8 @@ static int insert_doc(sqlite3_stmt *st, const struct splitter *sp, const char *t
     sqlite3_reset(st);
     sqlite3_bind_text(st, 1, sp->source, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, sp->doc_title[0] ? sp->doc_title : sp->stem, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, text, (int)len, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, buf_str(&sp->headings), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, text, (int)len, SQLITE_STATIC);
     if (sqlite3_step(st) != SQLITE_DONE) {
         set_err(sp->err, sp->errlen, "kb: %s: %s", sp->source,
                 sqlite3_errmsg(sqlite3_db_handle(st)));
@@ -514,6 +524,7 @@ static int import_file(const struct import_stmts *stmts, const char *dir, const 
     sp->source = name;
     copy_heading(sp->stem, name, strlen(name) - 3);
     buf_init(&sp->body, KB_MAX_FILE_BYTES + 1);
+    buf_init(&sp->headings, KB_MAX_FILE_BYTES + 1);
     sp->total = total;
     sp->err = err;
     sp->errlen = errlen;
@@ -521,6 +532,7 @@ static int import_file(const struct import_stmts *stmts, const char *dir, const 
     if (rc == 0)
         rc = insert_doc(stmts->doc, sp, text, len);
     buf_free(&sp->body);
+    buf_free(&sp->headings);
 out:
     free(sp);
     free(text);
@@ -533,7 +545,8 @@ static int import_all(struct kb *kb, const char *dir, char **names, size_t count
 {
     static const char passage_insert[] =
         "INSERT INTO kb_passage(source, title, section, body) VALUES(?,?,?,?)";
-    static const char doc_insert[] = "INSERT INTO kb_doc(source, title, body) VALUES(?,?,?)";
+    static const char doc_insert[] =
+        "INSERT INTO kb_doc(source, title, headings, body) VALUES(?,?,?,?)";
     struct import_stmts stmts = {NULL, NULL};
     int rc = exec_sql(kb, "DELETE FROM kb_passage; DELETE FROM kb_doc;", err, errlen);
     if (rc)

@@ -10,8 +10,9 @@
  * Search takes a rep's words as typed. The text is never handed to FTS5's query
  * parser: it is cut into words, stop words dropped, and each remaining word
  * quoted and OR-ed, so quotes, colons, parentheses, `*`, `-`, NEAR/AND/OR can
- * never cause a syntax error. Ranking is bm25 with the heading column weighted
- * above the body; the porter tokenizer lets "financing" find "finance".
+ * never cause a syntax error. Ranking is bm25 with the title and section
+ * headings weighted above the body, plus the bm25 of the whole document the
+ * passage belongs to; the porter tokenizer lets "financing" find "finance".
  *
  * A struct kb is a handle on one database file: use it from one thread at a
  * time (open one per thread). Several processes may share the file. */
@@ -21,7 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Limits (hitting one during import is ERR_LIMIT naming the file). */
+/* Limits. Too many files or passages, or too big a file, fail the import
+ * with ERR_LIMIT naming the file; long sections and headings are cut. */
 #define KB_MAX_FILES         1000      /* .md files in one import */
 #define KB_MAX_FILE_BYTES    (1 << 20) /* one Markdown file */
 #define KB_MAX_PASSAGE_BYTES 6000      /* longer sections are split into parts */
@@ -32,7 +34,7 @@
 struct kb;
 
 struct kb_hit {
-    double score;  /* relevance: the negated bm25, higher is better */
+    double score;  /* relevance (negated bm25 of passage + document), higher is better */
     char *source;  /* file name, e.g. "financing.md" */
     char *heading; /* heading path, e.g. "Financing › The Two Plans" */
     char *text;    /* the passage's Markdown body */

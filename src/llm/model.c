@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "base/utf8.h"
 #include "base/xalloc.h"
 
 static const char *const role_names[] = {"system", "user", "assistant", "tool"};
@@ -94,15 +95,16 @@ static json_t *message_to_json(const struct llm_message *msg)
 {
     json_t *o = json_object();
     json_object_set_new(o, "role", json_string(llm_role_name(msg->role)));
-    json_object_set_new(o, "content", msg->content ? json_string(msg->content) : json_null());
+    json_object_set_new(o, "content", msg->content ? utf8_json_string(msg->content) : json_null());
     if (msg->n_tool_calls) {
         json_t *calls = json_array();
         for (size_t i = 0; i < msg->n_tool_calls; i++) {
             const struct llm_tool_call *c = &msg->tool_calls[i];
-            json_array_append_new(calls,
-                                  json_pack("{s:s?, s:s, s:{s:s?, s:s?}}", "id", c->id, "type",
-                                            "function", "function", "name", c->name,
-                                            "arguments", c->arguments ? c->arguments : ""));
+            json_array_append_new(calls, json_pack("{s:s?, s:s, s:{s:s?, s:s?}}", "id", c->id,
+                                                   "type", "function", "function", "name", c->name,
+                                                   "arguments", ""));
+            json_object_set_new(json_object_get(json_array_get(calls, i), "function"), "arguments",
+                                utf8_json_string(c->arguments));
         }
         json_object_set_new(o, "tool_calls", calls);
     }
@@ -189,8 +191,7 @@ int llm_messages_from_json(struct llm_messages *m, const json_t *array, char *er
         msg->tool_call_id = opt_string(o, "tool_call_id", &bad);
         msg->agent = opt_string(o, "agent", &bad);
         if (bad || tool_calls_from_json(msg, json_object_get(o, "tool_calls")) != 0) {
-            snprintf(err, errlen, "messages[%zu]: malformed %s message", i,
-                     llm_role_name(role));
+            snprintf(err, errlen, "messages[%zu]: malformed %s message", i, llm_role_name(role));
             goto fail;
         }
     }

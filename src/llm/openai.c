@@ -175,19 +175,40 @@ static int openai_failure(const struct openai *o, const struct llm_request *req,
     }
 }
 
-static size_t openai_headers(const struct openai *o, bool stream, const char **h)
+/* The HTTP request for one call; headers (OPENAI_MAX_HEADERS slots) and
+ * body are borrowed and must outlive it. */
+static struct http_request openai_http_request(const struct openai *o,
+                                               const struct llm_request *req, const char **headers,
+                                               const char *body, struct openai_call *call)
 {
     size_t n = 0;
-    h[n++] = "Content-Type: application/json";
-    h[n++] = stream ? "Accept: text/event-stream" : "Accept: application/json";
+    headers[n++] = "Content-Type: application/json";
+    headers[n++] = req->stream ? "Accept: text/event-stream" : "Accept: application/json";
     if (o->auth)
-        h[n++] = o->auth;
+        headers[n++] = o->auth;
     if (o->org)
-        h[n++] = o->org;
+        headers[n++] = o->org;
     if (o->project)
-        h[n++] = o->project;
-    h[n] = NULL;
-    return n;
+        headers[n++] = o->project;
+    headers[n] = NULL;
+    struct http_request hr = HTTP_REQUEST_INIT;
+    hr.method = "POST";
+    hr.url = o->url;
+    hr.headers = headers;
+    hr.body = body;
+    hr.body_len = strlen(body);
+    hr.connect_timeout_ms = o->connect_timeout_ms;
+    hr.timeout_ms = o->timeout_ms;
+    hr.max_retries = o->max_retries;
+    hr.retry_base_ms = o->retry_base_ms;
+    hr.max_response = req->stream ? OPENAI_DEFAULT_MAX_STREAM : o->max_response;
+    hr.retry_filter = openai_retry_filter;
+    hr.cancel = req->cancel;
+    if (req->stream) {
+        hr.on_body = openai_on_body;
+        hr.body_user = call;
+    }
+    return hr;
 }
 
 static int openai_complete(void *impl, const struct llm_request *req, llm_text_cb *on_text,
@@ -218,24 +239,7 @@ static int openai_complete(void *impl, const struct llm_request *req, llm_text_c
         rc = ERR_INVALID;
         goto out;
     }
-    openai_headers(o, req->stream, headers);
-    struct http_request hr = HTTP_REQUEST_INIT;
-    hr.method = "POST";
-    hr.url = o->url;
-    hr.headers = headers;
-    hr.body = body;
-    hr.body_len = strlen(body);
-    hr.connect_timeout_ms = o->connect_timeout_ms;
-    hr.timeout_ms = o->timeout_ms;
-    hr.max_retries = o->max_retries;
-    hr.retry_base_ms = o->retry_base_ms;
-    hr.max_response = req->stream ? OPENAI_DEFAULT_MAX_STREAM : o->max_response;
-    hr.retry_filter = openai_retry_filter;
-    hr.cancel = req->cancel;
-    if (req->stream) {
-        hr.on_body = openai_on_body;
-        hr.body_user = &call;
-    }
+    struct http_request hr = openai_http_request(o, req, headers, body, &call);
     struct http_client *client = openai_client_take(o);
     rc = http_client_request(client, &hr, &resp, http_err, sizeof http_err);
     openai_client_give(o, client);
@@ -257,8 +261,8 @@ out:
                   out->usage.completion_tokens, (long long)resp.elapsed_ms);
     } else {
         llm_response_free(out);
-        log_warn("openai", "%s%s%s", err, resp.request_id ? " — request id " : "",
-                 resp.request_id ? resp.request_id : "");
+        log_warn("openai", "%s%s%s", errlen ? err : err_message(rc),
+                 resp.request_id ? " — request id " : "", resp.request_id ? resp.request_id : "");
     }
     free(body);
     buf_free(&call.json);

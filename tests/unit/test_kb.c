@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <sqlite3.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include "base/error.h"
 #include "base/xalloc.h"
 #include "kb/kb.h"
+#include "kb/kb_internal.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -350,6 +352,17 @@ static void heading_match_beats_body_mention(void **state)
     write_text(dir, "b-protection.md",
                "# Leaf Protection\n## Gutter Guards\nThey keep leaves and twigs out of the troughs "
                "so water flows to the downspouts.\n");
+    /* unrelated documents, so that the words being ranked are not in every
+     * document (bm25 gives a word found everywhere no weight at all) */
+    static const char *const fillers[] = {"ants", "bees", "cats", "dogs", "eels", "frogs"};
+    for (size_t i = 0; i < sizeof fillers / sizeof fillers[0]; i++) {
+        char *name = xasprintf("filler-%s.md", fillers[i]);
+        char *text = xasprintf("# About %s\n## Habits\nThe %s live in the garden.\n", fillers[i],
+                               fillers[i]);
+        write_text(dir, name, text);
+        free(name);
+        free(text);
+    }
     struct kb *kb = open_memory();
     import_ok(kb, dir);
     struct kb_results r = search_ok(kb, "gutter guards", 5);
@@ -505,6 +518,20 @@ static void index_persists_and_auto_imports(void **state)
     kb_results_free(&r);
     kb_close(kb);
 
+    /* an index written by an older table layout is rebuilt, then re-imported */
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db, "UPDATE kb_meta SET value = '1' WHERE key = 'schema'", NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    kb = NULL;
+    assert_int_equal(kb_open(path, &kb, err, sizeof err), 0);
+    assert_int_equal(kb_passage_count(kb), 0);
+    assert_int_equal(kb_ensure_imported(kb, docs, err, sizeof err), 0);
+    assert_int_equal(kb_passage_count(kb), 2);
+    kb_close(kb);
+
     /* an empty index reports no import */
     kb = open_memory();
     assert_int_equal(kb_stats_get(kb, &st, err, sizeof err), 0);
@@ -618,6 +645,59 @@ static void shipped_playbook_answers_the_right_document(void **state)
     free(dir);
 }
 
+/* ---- text helpers (kb_internal.h) ------------------------------------- */
+
+static void text_helpers(void **state)
+{
+    /* the stop list is binary-searched: words from its start, middle and end */
+    static const char *const stops[] = {"a",         "about", "because", "hello",     "myself",
+                                        "something", "the",   "what",    "yourselves"};
+    for (size_t i = 0; i < sizeof stops / sizeof stops[0]; i++)
+        assert_true(kb_text_is_stop_word(stops[i]));
+    static const char *const words[] = {"aardvark", "price", "say", "ask", "before", "zebra", ""};
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        assert_false(kb_text_is_stop_word(words[i]));
+
+    /* the light stemmer maps forms of a word together */
+    static const char *const pairs[][2] = {
+        {"financing", "finance"}, {"quotes", "quote"},           {"policies", "policy"},
+        {"thinking", "think"},    {"deductibles", "deductible"}, {"shopping", "shop"},
+    };
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+        kb_term a, b;
+        strcpy(a, pairs[i][0]);
+        strcpy(b, pairs[i][1]);
+        kb_text_stem(a);
+        kb_text_stem(b);
+        assert_string_equal(a, b);
+    }
+
+    /* words: ASCII lower-cased, curly quotes and dashes separate, bad bytes skipped */
+    const char *text = "Don’t PANIC—it’s \xff fine 3-tab";
+    size_t pos = 0, len = strlen(text);
+    kb_term w;
+    static const char *const expect[] = {"don", "t", "panic", "it", "s", "fine", "3", "tab"};
+    for (size_t i = 0; i < sizeof expect / sizeof expect[0]; i++) {
+        assert_true(kb_text_next_word(text, len, &pos, w) > 0);
+        assert_string_equal(w, expect[i]);
+    }
+    assert_int_equal(kb_text_next_word(text, len, &pos, w), 0);
+
+    kb_term terms[KB_TERMS_MAX];
+    assert_int_equal(kb_text_terms("Quotes, quote and QUOTES!", terms, KB_TERMS_MAX, true), 1);
+    assert_string_equal(terms[0], "quot");
+
+    /* UTF-8: floor never splits a character */
+    const char *e = "aé"; /* 0x61 0xc3 0xa9 */
+    assert_int_equal(kb_text_utf8_floor(e, 3, 2), 1);
+    assert_int_equal(kb_text_utf8_floor(e, 3, 3), 3);
+    assert_int_equal(kb_text_utf8_floor(e, 3, 9), 3);
+    size_t bad = 0;
+    assert_true(kb_text_utf8_valid("ok €", strlen("ok €"), &bad));
+    assert_false(kb_text_utf8_valid("ok \xf5\x80\x80\x80", 7, &bad));
+    assert_int_equal(bad, 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -632,6 +712,7 @@ int main(void)
         cmocka_unit_test(index_persists_and_auto_imports),
         cmocka_unit_test(shipped_playbook_is_well_formed),
         cmocka_unit_test(shipped_playbook_answers_the_right_document),
+        cmocka_unit_test(text_helpers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

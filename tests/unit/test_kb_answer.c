@@ -144,6 +144,7 @@ static void composed_points_are_passage_text(void **state)
         "Gutter guards keep leaves out of the gutters. They are priced by the foot.\n"
         "\n"
         "- Measure every gutter run during the inspection.\n"
+        "- Offer guards on every house with trees over the gutters.\n"
         "- Unrelated bullet about ladders and harnesses.\n"
         "\n"
         "Say it like this:\n"
@@ -157,16 +158,17 @@ static void composed_points_are_passage_text(void **state)
     };
     struct kb_results r = {hits, 3};
     bool found = false;
-    char *a = kb_answer_compose("how do gutter guards work", &r, &found);
+    char *a = kb_answer_compose("what about gutter guards?", &r, &found);
     assert_true(found);
     assert_contains(a, "- Gutter guards keep leaves out of the gutters.\n");
     assert_contains(a, "- Measure every gutter run during the inspection.\n");
+    assert_contains(a, "- Offer guards on every house with trees over the gutters.\n");
     /* the lead-in travels with its quote, which stays whole */
     assert_contains(a, "- Say it like this: \"Guards save you from cleaning the gutters. "
                        "Want them?\"\n");
     /* "e.g." does not end a sentence */
     assert_contains(a, "- Clean gutters twice a year, e.g. in spring and fall.\n");
-    assert_null(strstr(a, "ladders")); /* off the question, from a later position */
+    assert_null(strstr(a, "ladders")); /* off the question: the best four win */
     assert_null(strstr(a, "rarely"));  /* a passage far below the best */
     assert_contains(a, "\nSources: gutters.md › Guards; care.md › Cleaning");
 
@@ -213,6 +215,17 @@ static void composition_strips_markup_and_is_bounded(void **state)
     hits[0] = make_hit("f.md", "Financing", big, 5.0);
     a = kb_answer_compose("financing plans", &r, NULL);
     assert_true(strlen(a) <= KB_ANSWER_MAX_BYTES + 512);
+    free(a);
+
+    /* one enormous bullet is cut at a word, marked with an ellipsis */
+    strcpy(big, "- ");
+    for (int i = 0; i < 100; i++)
+        strcat(big, "financing plans explained slowly ");
+    hits[0] = make_hit("f.md", "Financing", big, 5.0);
+    a = kb_answer_compose("financing plans", &r, NULL);
+    assert_contains(a, "- financing plans explained slowly financing");
+    assert_contains(a, "slowly…\n");
+    assert_true(strlen(a) < 1000);
     free(a);
     free(big);
 

@@ -560,8 +560,9 @@ static const char *const count_stop[] = {
     "sf",    "sqft",   "lin",     "ln",     "inch",     "inches",  "yes",      "no",
     "ok",    "okay",   NULL};
 static const char *const count_adjectives[] = {
-    "new",  "more",  "additional", "extra",    "old",      "existing", "large",
-    "small", "big",  "replacement", "separate", "standard", "custom",   NULL};
+    "new",      "more",     "additional", "extra",    "old",    "existing", "large",
+    "small",    "big",      "replacement", "separate", "standard", "custom", "seamless",
+    "aluminum", "aluminium", "copper",    "vinyl",    NULL};
 
 /* The noun after "of" (or right after when direct): "160 ft of gutters". */
 static void quantity_noun(const struct scan *s, size_t j, bool direct, char *noun, size_t len)

@@ -520,13 +520,16 @@ static const char *const job_nouns[] = {"job",  "project", "house", "home",  "ro
                                         "estimate", "quote", "file", "residence", "property",
                                         "family", "place", "deal", NULL};
 
-/* A name word at token i (a capitalised word unless any_case); returns the
- * index after it, joining "Smith-Jones". */
-static size_t name_word(const struct scan *s, size_t i, bool any_case)
+/* A name word at token i: capitalised (any case when any_case), not all
+ * capitals unless cued ("client MARIA GARCIA", but not a bare "OH" or "NOT
+ * SURE"); returns the index after it, joining "Smith-Jones". */
+static size_t name_word(const struct scan *s, size_t i, bool any_case, bool cued)
 {
     if (!entity_scan_word(s, i) || entity_scan_in(s, i, not_names) ||
-        (!any_case && !s->tok[i].cap) ||
-        (s->tok[i].all_caps && entity_scan_tok_len(s, i) > 1 && !any_case))
+        (!any_case && !s->tok[i].cap))
+        return 0;
+    if (s->tok[i].all_caps && !any_case && entity_scan_tok_len(s, i) > 1 &&
+        (!cued || entity_scan_tok_len(s, i) < 3))
         return 0;
     if (entity_scan_punct(s, i + 1, '-') && entity_scan_glued(s, i + 1) &&
         entity_scan_word(s, i + 2) && entity_scan_glued(s, i + 2))
@@ -579,10 +582,10 @@ static int person_after(const struct scan *s, size_t cue, size_t i, bool title, 
     while (entity_scan_punct(s, i, ':') || entity_scan_punct(s, i, ',') ||
            entity_scan_is(s, i, "is"))
         i++;
-    size_t a = name_word(s, i, any_case);
+    size_t a = name_word(s, i, any_case, true);
     if (!a)
         return 0;
-    size_t b = name_word(s, a, any_case);
+    size_t b = name_word(s, a, any_case, true);
     if (b) {
         copy_name(s, i, a, p.first, sizeof p.first);
         copy_name(s, a, b, p.last, sizeof p.last);
@@ -614,7 +617,7 @@ static int person_at(const struct scan *s, size_t i, struct entity_list *out, si
         return person_after(s, i, j, last, any_case, out, next);
     }
     /* "the Garcia job" */
-    if (entity_scan_is(s, i, "the") && (j = name_word(s, i + 1, false)) != 0 &&
+    if (entity_scan_is(s, i, "the") && (j = name_word(s, i + 1, false, false)) != 0 &&
         entity_scan_in(s, j, job_nouns)) {
         struct entity_person p;
         memset(&p, 0, sizeof p);
@@ -633,10 +636,10 @@ static bool cap_word(const struct scan *s, size_t i)
 /* A bare "Maria Garcia": exactly two capitalised name words. */
 static int person_pair(const struct scan *s, size_t i, struct entity_list *out, size_t *next)
 {
-    size_t a = name_word(s, i, false);
+    size_t a = name_word(s, i, false, false);
     if (!a || (i > 0 && cap_word(s, i - 1) && !entity_scan_glued(s, i)))
         return 0;
-    size_t b = name_word(s, a, false);
+    size_t b = name_word(s, a, false, false);
     if (!b || cap_word(s, b))
         return 0;
     struct entity_person p;

@@ -1,0 +1,53 @@
+/* intent_internal — what intent.c (training, classifying) and intent_cache.c
+ * (the model file) share.
+ *
+ * Not a contract for anyone outside src/llm/local/intent*.c: the model's
+ * layout, the listing of a data directory's training files (both files must
+ * agree on which files training reads), and the recipe hash that says which
+ * trainer produced a model. */
+#ifndef HARDE_LLM_LOCAL_INTENT_INTERNAL_H
+#define HARDE_LLM_LOCAL_INTENT_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "llm/local/intent.h"
+
+#define INTENT_N_FEATURES ((uint32_t)1 << INTENT_FEATURE_BITS)
+#define INTENT_FILE_MAX   (8u * 1024 * 1024) /* bytes of one training or evaluation file */
+#define INTENT_LABEL_EXT  ".txt"             /* label files */
+#define INTENT_OOD_EXT    ".ood"             /* background (off-topic) files */
+
+struct intent_model {
+    size_t n_labels;
+    size_t n_outputs; /* n_labels, plus one hidden "none" output when trained with background */
+    char labels[INTENT_MAX_LABELS][INTENT_LABEL_MAX];
+    size_t n_examples;
+    /* Hashed bucket → 1 + its row in weights, or 0 for a bucket training never
+     * used (its weights would all be zero). */
+    uint32_t *row_of; /* [INTENT_N_FEATURES] */
+    size_t n_rows;
+    float *weights;    /* [n_rows][n_outputs] */
+    uint8_t *labelled; /* [n_rows]: 1 when some labelled (not background) example used it */
+    float bias[INTENT_MAX_LABELS + 1];
+    /* A model loaded from a cache file keeps the file's bytes here and points
+     * weights and labelled into them (one allocation, no copy); NULL for a
+     * trained model, whose weights and labelled are allocations of their own. */
+    void *storage;
+};
+
+/* The sorted names of the files in dir ending in ext (hidden files skipped),
+ * at most max of them. New array of new strings (free with
+ * intent_free_names), or NULL with err set. */
+char **intent_list_files(const char *dir, const char *ext, size_t max, size_t *count, char *err,
+                         size_t errlen);
+void intent_free_names(char **names, size_t n);
+
+/* A hash of everything besides the data that decides a trained model's
+ * weights: feature space, normalisation table, feature weights,
+ * hyper-parameters, seed, and a revision number bumped by hand when the
+ * featurising or training code changes. A cached model made with another
+ * recipe is stale even when its data is not. */
+uint64_t intent_recipe(void);
+
+#endif
