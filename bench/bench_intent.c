@@ -3,17 +3,31 @@
  * Usage: bench_intent DATA_DIR   (e.g. data/intents; DATA_DIR/heldout.tsv is
  * the held-out set). Trains the model from DATA_DIR several times and reports
  * the fastest training, then classifies every held-out utterance many times
- * and reports the mean time per message, and the held-out accuracy. Prints
- * one `name value` line per figure for bench/run.sh:
+ * and reports the mean time per message, and the held-out accuracy. Then the
+ * cache: saves the model to a temporary file and reports its size, the
+ * fastest fingerprint of DATA_DIR, the fastest load (and, separately, the
+ * fastest load in a fresh process — this program run again with
+ * `--load PATH FINGERPRINT` — which pays for its first page faults), and the fastest
+ * intent_model_open_cached on a valid cache (fingerprint + load: what a
+ * start-up pays); it checks that the loaded model gives the very same
+ * probabilities as the trained one on every held-out message. Prints one
+ * `name value` line per figure for bench/run.sh:
  *
  *   intent.train_ms 21.3
  *   intent.classify_us 6.2
  *   intent.heldout_accuracy 0.9700
+ *   intent.cache_bytes 540000
+ *   intent.fingerprint_ms 0.05
+ *   intent.cache_load_ms 0.20
  *
- * Exit status 1 when the model cannot be trained or the held-out file read. */
+ * Exit status 1 when the model cannot be trained, the held-out file read, or
+ * the cache saved, loaded or found to differ from the trained model. */
+#define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "base/clock.h"
 #include "llm/local/intent.h"
@@ -22,6 +36,7 @@
 #define CLASSIFY_ROUNDS 200
 #define MAX_UTTERANCES  4096
 #define LINE_MAX_BYTES  2048
+#define CACHE_RUNS      200
 
 /* Reads the utterances (the text after the tab) of a label<TAB>utterance
  * file into lines; returns how many, or -1 when the file cannot be opened. */
@@ -46,8 +61,145 @@ static int read_utterances(const char *path, char **lines, int max)
     return n;
 }
 
+static double ms_since(int64_t t0)
+{
+    return (double)(clock_now_ns() - t0) / 1e6;
+}
+
+/* 0 when b classifies every line exactly as a does (same labels, the same
+ * probabilities bit for bit), else 1 with the first difference printed. */
+static int same_predictions(const struct intent_model *a, const struct intent_model *b,
+                            char **lines, int n)
+{
+    for (int i = 0; i < n; i++) {
+        struct intent_prediction pa, pb;
+        intent_classify(a, lines[i], &pa);
+        intent_classify(b, lines[i], &pb);
+        if (strcmp(pa.label, pb.label) != 0 ||
+            memcmp(&pa.probability, &pb.probability, sizeof pa.probability) != 0) {
+            fprintf(stderr, "bench_intent: the cached model differs on \"%s\"\n", lines[i]);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The child of cold_load_ms: loads path once in this fresh process and
+ * prints the milliseconds it took. */
+static int load_once(const char *path, const char *fingerprint)
+{
+    char err[512];
+    int64_t t0 = clock_now_ns();
+    struct intent_model *m =
+        intent_model_load(path, strtoull(fingerprint, NULL, 16), err, sizeof err);
+    double ms = ms_since(t0);
+    if (!m) {
+        fprintf(stderr, "bench_intent: %s\n", err);
+        return 1;
+    }
+    intent_model_free(m);
+    printf("%.3f\n", ms);
+    return 0;
+}
+
+/* The time of one load in a fresh process (its first allocations and page
+ * faults included, as at start-up): runs `self --load PATH FP` and reads its
+ * answer. Fastest of runs; -1 when the child fails. */
+static double cold_load_ms(const char *self, const char *path, uint64_t fp, int runs)
+{
+    double best = -1;
+    for (int run = 0; run < runs; run++) {
+        int fds[2];
+        if (pipe(fds) != 0)
+            return -1;
+        pid_t pid = fork();
+        if (pid == 0) {
+            char fp_hex[17];
+            snprintf(fp_hex, sizeof fp_hex, "%016llx", (unsigned long long)fp);
+            dup2(fds[1], STDOUT_FILENO);
+            close(fds[0]);
+            close(fds[1]);
+            execl(self, self, "--load", path, fp_hex, (char *)NULL);
+            _exit(127);
+        }
+        close(fds[1]);
+        char answer[64] = "";
+        ssize_t got = pid > 0 ? read(fds[0], answer, sizeof answer - 1) : -1;
+        close(fds[0]);
+        int status = 0;
+        if (pid < 0 || waitpid(pid, &status, 0) != pid || status != 0 || got <= 0)
+            return -1;
+        double ms = strtod(answer, NULL);
+        best = best < 0 || ms < best ? ms : best;
+    }
+    return best;
+}
+
+/* Saves model to a temporary file and measures the cache; prints its lines.
+ * 0, or 1 with a message on stderr. */
+static int bench_cache(const char *self, const char *dir, const struct intent_model *model,
+                       char **lines, int n)
+{
+    char err[512], path[4096];
+    const char *tmp = getenv("TMPDIR");
+    snprintf(path, sizeof path, "%s/bench_intent.%ld.model", tmp && *tmp ? tmp : "/tmp",
+             (long)getpid());
+    double fingerprint_ms = 1e18, load_ms = 1e18, open_ms = 1e18;
+    uint64_t fp = 0;
+    for (int run = 0; run < CACHE_RUNS; run++) {
+        int64_t t0 = clock_now_ns();
+        fp = intent_dir_fingerprint(dir);
+        double ms = ms_since(t0);
+        fingerprint_ms = ms < fingerprint_ms ? ms : fingerprint_ms;
+    }
+    int rc = 1;
+    if (fp == 0 || intent_model_save(model, path, fp, err, sizeof err) != 0) {
+        fprintf(stderr, "bench_intent: cannot save the cache: %s\n", fp ? err : dir);
+        goto out;
+    }
+    for (int run = 0; run < CACHE_RUNS; run++) {
+        int64_t t0 = clock_now_ns();
+        struct intent_model *loaded = intent_model_load(path, fp, err, sizeof err);
+        double ms = ms_since(t0);
+        if (!loaded) {
+            fprintf(stderr, "bench_intent: cannot load the cache: %s\n", err);
+            goto out;
+        }
+        if (run == 0 && same_predictions(model, loaded, lines, n) != 0) {
+            intent_model_free(loaded);
+            goto out;
+        }
+        intent_model_free(loaded);
+        load_ms = ms < load_ms ? ms : load_ms;
+    }
+    for (int run = 0; run < CACHE_RUNS; run++) {
+        int64_t t0 = clock_now_ns();
+        struct intent_model *opened = intent_model_open_cached(dir, path, err, sizeof err);
+        double ms = ms_since(t0);
+        intent_model_free(opened);
+        open_ms = ms < open_ms ? ms : open_ms;
+    }
+    FILE *f = fopen(path, "rb");
+    long bytes = -1;
+    if (f && fseek(f, 0, SEEK_END) == 0)
+        bytes = ftell(f);
+    if (f)
+        fclose(f);
+    printf("intent.cache_bytes %ld\n", bytes);
+    printf("intent.fingerprint_ms %.3f\n", fingerprint_ms);
+    printf("intent.cache_load_ms %.3f\n", load_ms);
+    printf("intent.cache_load_fresh_process_ms %.3f\n", cold_load_ms(self, path, fp, 20));
+    printf("intent.open_cached_ms %.3f\n", open_ms);
+    rc = 0;
+out:
+    unlink(path);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 4 && strcmp(argv[1], "--load") == 0)
+        return load_once(argv[2], argv[3]);
     if (argc != 2) {
         fprintf(stderr, "usage: %s DATA_DIR\n", argv[0]);
         return 2;
@@ -100,6 +252,8 @@ int main(int argc, char **argv)
     printf("intent.heldout_accuracy %.4f\n", rc == 0 ? accuracy : 0.0);
     if (checksum < 0) /* keeps the classify loop from being optimised away */
         puts("?");
+    if (rc == 0)
+        rc = bench_cache(argv[0], argv[1], model, lines, n) == 0 ? 0 : -1;
     for (int i = 0; i < n; i++)
         free(lines[i]);
     intent_model_free(model);

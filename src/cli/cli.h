@@ -26,9 +26,13 @@ struct cli_globals {
 int cmd_ask(int argc, char **argv, const struct cli_globals *globals);
 int cmd_chat(int argc, char **argv, const struct cli_globals *globals);
 int cmd_quote(int argc, char **argv, const struct cli_globals *globals);
+int cmd_eval(int argc, char **argv, const struct cli_globals *globals);
+int cmd_kb(int argc, char **argv, const struct cli_globals *globals);
 int cmd_version(int argc, char **argv, const struct cli_globals *globals);
 
 const struct cli_command *cli_find_command(const char *name);
+/* share_dir + "/" + relative, as a new string. */
+char *cli_share_path(const struct harde_app *app, const char *relative);
 /* Prints "usage: harde USAGE" for the current command to stderr; returns 2. */
 int cli_usage_error(const struct cli_globals *globals, const char *problem);
 /* True when arg is -h or --help (and prints the command's usage to stdout). */

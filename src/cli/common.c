@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/xalloc.h"
 #include "cli/cli.h"
 
 int cli_usage_error(const struct cli_globals *globals, const char *problem)
@@ -30,6 +31,11 @@ int cli_open_app(struct harde_app *app, const struct cli_globals *globals, unsig
         return 1;
     }
     return 0;
+}
+
+char *cli_share_path(const struct harde_app *app, const char *relative)
+{
+    return xasprintf("%s/%s", app->share_dir, relative);
 }
 
 int cmd_version(int argc, char **argv, const struct cli_globals *globals)

@@ -16,6 +16,10 @@ static const struct cli_command commands[] = {
     {"chat", cmd_chat, "chat [--session ID]", "a conversation in the terminal"},
     {"quote", cmd_quote, "quote [--book FILE] [REQUEST.json | -]",
      "price a job from the price book; prints the quote as JSON"},
+    {"kb", cmd_kb, "kb import [DIR] | stats | search QUERY | answer QUESTION",
+     "the company playbook: re-import, statistics, search, offline answers"},
+    {"eval", cmd_eval, "eval routing [FILE] [--min ACCURACY]",
+     "accuracy and confusion table of the intent router on a labelled file"},
     {"version", cmd_version, "version", "print the version"},
 };
 
@@ -26,7 +30,10 @@ static void usage(FILE *out)
     fprintf(out, "Hard-E — the Sales Director clone for residential contractors.\n\n"
                  "usage: harde [--config FILE] COMMAND [ARGS]\n\ncommands:\n");
     for (size_t i = 0; i < N_COMMANDS; i++)
-        fprintf(out, "  %-44s %s\n", commands[i].usage, commands[i].summary);
+        if (strlen(commands[i].usage) > 40)
+            fprintf(out, "  %s\n  %-40s %s\n", commands[i].usage, "", commands[i].summary);
+        else
+            fprintf(out, "  %-40s %s\n", commands[i].usage, commands[i].summary);
     fprintf(out,
             "\noptions:\n"
             "  --config FILE   configuration file (default: $HARDE_CONFIG, else ./harde.ini)\n"

@@ -395,6 +395,25 @@ static void list_mention(struct extractor *x, struct text *t, struct field *f,
     f->from_text = text_index;
 }
 
+/* An array of enum strings: a mention adds its value once, a negated one removes it. */
+static void set_mention(struct field *f, const struct entity *hit, int text_index)
+{
+    const char *v = f->choices.items[(size_t)hit->value].value;
+    long found = -1;
+    size_t j;
+    json_t *s;
+    json_array_foreach(f->value, j, s)
+    {
+        if (found < 0 && strcmp(json_string_value(s), v) == 0)
+            found = (long)j;
+    }
+    if (hit->negated && found >= 0)
+        json_array_remove(f->value, (size_t)found);
+    else if (!hit->negated && found < 0)
+        json_array_append_new(f->value, json_string(v));
+    f->from_text = text_index;
+}
+
 static void fill_list(struct extractor *x, struct field *f)
 {
     f->value = json_array();
@@ -407,35 +426,20 @@ static void fill_list(struct extractor *x, struct field *f)
                 list_mention(x, t, f, hit, (int)ti);
                 continue;
             }
-            /* FIELD_SET */
-            const char *v = f->choices.items[(size_t)hit->value].value;
-            size_t index, j;
-            json_t *s;
-            bool found = false;
-            json_array_foreach(f->value, j, s)
-            {
-                if (!found && strcmp(json_string_value(s), v) == 0) {
-                    found = true;
-                    index = j;
-                }
-            }
-            if (hit->negated && found)
-                json_array_remove(f->value, index);
-            else if (!hit->negated && !found)
-                json_array_append_new(f->value, json_string(v));
+            set_mention(f, hit, (int)ti);
         }
     }
 }
 
 /* ---- scalar candidates ---- */
 
-/* The field's name words, singular: "skylight_count" → skylight, count. */
-static bool field_word(const struct field *f, const char *noun)
+/* noun is one of the words, singular, of text ("skylight_count", "Roof area"). */
+static bool has_noun(const char *text, const char *noun)
 {
-    char human[EXTRACT_PATH_MAX];
-    extract_humanise(f->name, human, sizeof human);
+    char human[512];
+    extract_humanise(text, human, sizeof human);
     char *save = NULL;
-    for (char *w = strtok_r(human, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+    for (char *w = strtok_r(human, " ,.;:()", &save); w; w = strtok_r(NULL, " ,.;:()", &save)) {
         entity_singular(w);
         if (strcmp(w, noun) == 0)
             return true;
@@ -443,16 +447,30 @@ static bool field_word(const struct field *f, const char *noun)
     return false;
 }
 
-/* The last untaken entity of kind in t that suits the field, or -1. */
-static long last_entity(const struct text *t, const struct field *f, enum entity_kind kind)
+/* The thing a quantity is of ("skylights", "gutters") is named by the field,
+ * its description or the object holding it ("roof" for roof.area_sqft). */
+static bool field_word(const struct extractor *x, const struct field *f, const char *noun)
+{
+    const char *desc = json_string_value(json_object_get(f->schema, "description"));
+    const struct field *parent = f->parent >= 0 ? &x->fields[f->parent] : NULL;
+    return has_noun(f->name, noun) || (desc && has_noun(desc, noun)) ||
+           (parent && parent->name && has_noun(parent->name, noun));
+}
+
+/* The last untaken entity of kind in t that suits the field, or -1. A count
+ * must be of the field's thing; an area or length said to be of something
+ * ("of gutters") only fills a field naming that thing. */
+static long last_entity(const struct extractor *x, const struct text *t, const struct field *f,
+                        enum entity_kind kind)
 {
     for (size_t k = t->ents.len; k > 0; k--) {
         const struct entity *e = &t->ents.items[k - 1];
         if (e->kind != kind || t->taken[k - 1])
             continue;
-        if (kind == ENTITY_COUNT && !field_word(f, e->noun))
+        if (kind == ENTITY_COUNT && !field_word(x, f, e->noun))
             continue;
-        if (kind == ENTITY_LENGTH && e->noun[0] && !field_word(f, e->noun))
+        if ((kind == ENTITY_LENGTH || kind == ENTITY_AREA) && e->noun[0] &&
+            !field_word(x, f, e->noun))
             continue;
         if (kind == ENTITY_ADDRESS) {
             const struct entity_address *a = &e->address;
@@ -692,7 +710,7 @@ static struct candidate candidate(const struct extractor *x, const struct text *
     default:
         break;
     }
-    long k = last_entity(t, f, entity_for(f->kind));
+    long k = last_entity(x, t, f, entity_for(f->kind));
     if (k >= 0 && (c.value = entity_value(f, &t->ents.items[k])) != NULL) {
         c.confidence = CONF_FIRM;
         /* an address is shared by its parts: street, city, state, ZIP */

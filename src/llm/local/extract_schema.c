@@ -533,7 +533,10 @@ static void label_from_description(const char *d, char *out, size_t outlen)
     char *in = strstr(head, " in ");
     if (in && in != head) {
         *in = '\0';
-        if (count_words(in + 4) <= 3)
+        const char *unit = in + 4;
+        bool article = strncmp(unit, "the ", 4) == 0 || strncmp(unit, "a ", 2) == 0 ||
+                       strncmp(unit, "an ", 3) == 0 || strncmp(unit, "its ", 4) == 0;
+        if (count_words(unit) <= 3 && !article)
             snprintf(out, outlen, "%.120s (%.120s)", head, in + 4);
         else
             snprintf(out, outlen, "%s", head);

@@ -28,14 +28,15 @@
 
 #include "base/error.h"
 #include "base/xalloc.h"
+#include "llm/local/intent_internal.h"
 
-#define N_FEATURES    ((uint32_t)1 << INTENT_FEATURE_BITS)
+#define N_FEATURES    INTENT_N_FEATURES
 #define FEATURE_MASK  (N_FEATURES - 1)
-#define TOKEN_MAX     24                 /* bytes of one normalised word (longer words are cut) */
-#define RAW_TOKEN_MAX 64                 /* bytes of one raw token before splitting */
-#define MAX_TOKENS    128                /* words looked at per message */
-#define MAX_FEATS     4096               /* hashed features per message before merging */
-#define FILE_MAX      (8u * 1024 * 1024) /* bytes of one training or evaluation file */
+#define TOKEN_MAX     24   /* bytes of one normalised word (longer words are cut) */
+#define RAW_TOKEN_MAX 64   /* bytes of one raw token before splitting */
+#define MAX_TOKENS    128  /* words looked at per message */
+#define MAX_FEATS     4096 /* hashed features per message before merging */
+#define FILE_MAX      INTENT_FILE_MAX
 #define CHAR_GRAM_MIN 3
 #define CHAR_GRAM_MAX 5
 
@@ -58,20 +59,6 @@
  * whose features training never saw (gibberish) says little about any label. */
 #define COVERAGE_FULL  0.7
 #define COVERAGE_POWER 2.0
-
-struct intent_model {
-    size_t n_labels;
-    size_t n_outputs; /* n_labels, plus one hidden "none" output when trained with background */
-    char labels[INTENT_MAX_LABELS][INTENT_LABEL_MAX];
-    size_t n_examples;
-    /* Hashed bucket → 1 + its row in weights, or 0 for a bucket training never
-     * used (its weights would all be zero). */
-    uint32_t *row_of; /* [N_FEATURES] */
-    size_t n_rows;
-    float *weights;    /* [n_rows][n_outputs] */
-    uint8_t *labelled; /* [n_rows]: 1 when some labelled (not background) example used it */
-    float bias[INTENT_MAX_LABELS + 1];
-};
 
 /* ---- hashing ---------------------------------------------------------- */
 
@@ -586,6 +573,43 @@ static void train(struct intent_model *m, struct dataset *d)
         m->n_examples += d->label[e] != BACKGROUND;
 }
 
+/* ---- the recipe -------------------------------------------------------- */
+
+/* Bump when tokenize, featurize or train change in a way the constants
+ * hashed by intent_recipe do not show (a new feature kind, another length
+ * bucket table, a different update rule): cached models become stale. */
+#define TRAINER_REVISION 1
+
+#define FNV64_OFFSET 0xcbf29ce484222325ull
+#define FNV64_PRIME  0x100000001b3ull
+
+static uint64_t fnv64_add(uint64_t h, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= FNV64_PRIME;
+    }
+    return h;
+}
+
+uint64_t intent_recipe(void)
+{
+    const double constants[] = {
+        TRAINER_REVISION, INTENT_FEATURE_BITS, INTENT_LABEL_MAX, INTENT_LINE_MAX,  INTENT_TEXT_MAX,
+        TOKEN_MAX,        RAW_TOKEN_MAX,       MAX_TOKENS,       MAX_FEATS,        CHAR_GRAM_MIN,
+        CHAR_GRAM_MAX,    WEIGHT_UNIGRAM,      WEIGHT_BIGRAM,    WEIGHT_CHARGRAM,  WEIGHT_LENGTH,
+        EPOCHS,           LEARNING_RATE,       L2_PENALTY,       BACKGROUND_WEIGHT};
+    const uint64_t seed = SHUFFLE_SEED;
+    uint64_t h = fnv64_add(FNV64_OFFSET, constants, sizeof constants);
+    h = fnv64_add(h, &seed, sizeof seed);
+    for (size_t i = 0; i < sizeof shorthand / sizeof shorthand[0]; i++) {
+        h = fnv64_add(h, shorthand[i].from, strlen(shorthand[i].from) + 1);
+        h = fnv64_add(h, shorthand[i].to, strlen(shorthand[i].to) + 1);
+    }
+    return h;
+}
+
 /* ---- reading files ---------------------------------------------------- */
 
 /* Reads a whole file of at most FILE_MAX bytes. New string (NUL-terminated,
@@ -734,9 +758,8 @@ static int compare_names(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The sorted names of the files in dir ending in ext (hidden files skipped),
- * at most max of them. New array of new strings, or NULL with err set. */
-static char **list_files(const char *dir, const char *ext, size_t max, size_t *count, char *err,
+/* See intent_internal.h. */
+char **intent_list_files(const char *dir, const char *ext, size_t max, size_t *count, char *err,
                          size_t errlen)
 {
     DIR *d = opendir(dir);
@@ -769,7 +792,7 @@ fail:
     return NULL;
 }
 
-static void free_names(char **names, size_t n)
+void intent_free_names(char **names, size_t n)
 {
     for (size_t i = 0; names && i < n; i++)
         free(names[i]);
@@ -828,9 +851,10 @@ struct intent_model *intent_model_train_dir(const char *dir, char *err, size_t e
             snprintf(err, errlen, "intent: no data directory given");
         return NULL;
     }
-    labels = list_files(dir, ".txt", INTENT_MAX_LABELS, &n_labels, err, errlen);
+    labels = intent_list_files(dir, INTENT_LABEL_EXT, INTENT_MAX_LABELS, &n_labels, err, errlen);
     if (labels)
-        background = list_files(dir, ".ood", INTENT_MAX_LABELS, &n_background, err, errlen);
+        background =
+            intent_list_files(dir, INTENT_OOD_EXT, INTENT_MAX_LABELS, &n_background, err, errlen);
     if (!labels || !background)
         goto out;
     if (n_labels < 2) {
@@ -851,8 +875,8 @@ fail:
     m = NULL;
 out:
     dataset_free(&data);
-    free_names(labels, n_labels);
-    free_names(background, n_background);
+    intent_free_names(labels, n_labels);
+    intent_free_names(background, n_background);
     return m;
 }
 
@@ -861,8 +885,12 @@ void intent_model_free(struct intent_model *model)
     if (!model)
         return;
     free(model->row_of);
-    free(model->weights);
-    free(model->labelled);
+    if (model->storage) {
+        free(model->storage); /* weights and labelled point into it */
+    } else {
+        free(model->weights);
+        free(model->labelled);
+    }
     free(model);
 }
 

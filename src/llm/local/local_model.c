@@ -113,6 +113,31 @@ static const struct llm_message *pending_question(const struct llm_request *req,
     return NULL;
 }
 
+/* The agent of the last assistant text before message index `before`, or NULL. */
+static const char *last_speaker(const struct llm_request *req, long before)
+{
+    for (long i = before - 1; i >= 0; i--) {
+        const struct llm_message *m = &req->messages[i];
+        if (m->role == LLM_ROLE_ASSISTANT && m->content && m->n_tool_calls == 0)
+            return m->agent;
+    }
+    return NULL;
+}
+
+static bool is_small_talk(const char *label)
+{
+    return strcmp(label, "greeting") == 0 || strcmp(label, "thanks") == 0 ||
+           strcmp(label, "help") == 0;
+}
+
+static bool in_top(const struct intent_prediction *pred, const char *label)
+{
+    for (size_t i = 0; i < pred->n_top; i++)
+        if (strcmp(pred->top[i].label, label) == 0)
+            return true;
+    return false;
+}
+
 /* ---- producing a response ----------------------------------------------- */
 
 static void respond_text(const struct llm_request *req, llm_text_cb *on_text, void *user,
@@ -343,11 +368,13 @@ static const struct llm_tool_spec *choose_tool(const struct llm_request *req, co
     return best;
 }
 
-/* The user texts relevant to tool: those after the last completed call of it. */
+/* The user texts relevant to tool: those after the last completed call of it,
+ * whose arguments (new JSON, or NULL) are returned in *previous. */
 static size_t user_texts_for(const struct llm_request *req, const char *tool, const char **texts,
-                             size_t max)
+                             size_t max, json_t **previous)
 {
     size_t start = 0;
+    *previous = NULL;
     for (size_t i = req->n_messages; i-- > 0;) {
         const struct llm_message *m = &req->messages[i];
         if (m->role != LLM_ROLE_TOOL)
@@ -355,6 +382,8 @@ static size_t user_texts_for(const struct llm_request *req, const char *tool, co
         const struct llm_tool_call *c = call_answered(req, i);
         if (c && c->name && strcmp(c->name, tool) == 0) {
             start = i + 1;
+            if (!strstr(m->content ? m->content : "", "\"error\""))
+                *previous = json_loads(c->arguments ? c->arguments : "", 0, NULL);
             break;
         }
     }
@@ -368,6 +397,68 @@ static size_t user_texts_for(const struct llm_request *req, const char *tool, co
             texts[n++] = req->messages[i].content;
         }
     return n;
+}
+
+/* base with overlay's members written over it, objects merged member by member. */
+static void merge_into(json_t *base, const json_t *overlay)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)overlay, key, v)
+    {
+        json_t *old = json_object_get(base, key);
+        if (json_is_object(old) && json_is_object(v))
+            merge_into(old, v);
+        else
+            json_object_set(base, key, v);
+    }
+}
+
+/* The value at a missing-path such as "roof.area_sqft" or "items[0].qty", or NULL. */
+static const json_t *value_at(const json_t *root, const char *path)
+{
+    char part[EXTRACT_PATH_MAX];
+    const json_t *v = root;
+    while (v && *path) {
+        size_t n = strcspn(path, ".[");
+        if (n) {
+            snprintf(part, sizeof part, "%.*s", (int)n, path);
+            v = json_object_get(v, part);
+            path += n;
+        } else if (*path == '[') {
+            v = json_array_get(v, strtoul(path + 1, NULL, 10));
+            path += strcspn(path, "]");
+            if (*path)
+                path++;
+        } else {
+            path++;
+        }
+    }
+    return v;
+}
+
+/* True when args names every top-level member that previous had: a request
+ * restated in full, not a follow-up. */
+static bool has_all_top_level(const json_t *args, const json_t *previous)
+{
+    const char *key;
+    const json_t *v;
+    json_object_foreach((json_t *)previous, key, v)
+    {
+        if (!json_object_get(args, key))
+            return false;
+    }
+    return true;
+}
+
+/* Drops from missing what merged already holds. */
+static void drop_filled(json_t *missing, const json_t *merged)
+{
+    for (size_t i = json_array_size(missing); i-- > 0;) {
+        const char *path = json_string_value(json_object_get(json_array_get(missing, i), "path"));
+        if (path && value_at(merged, path))
+            json_array_remove(missing, i);
+    }
 }
 
 /* A string property the whole message should fill ("query", "question"). */
@@ -416,13 +507,16 @@ static int call_tool(const struct llm_request *req, const struct llm_tool_spec *
 {
     const json_t *schema = tool->parameters;
     const char *texts[EXTRACT_MAX_TEXTS];
-    size_t n = user_texts_for(req, tool->name, texts, EXTRACT_MAX_TEXTS);
+    json_t *previous = NULL;
+    size_t n = user_texts_for(req, tool->name, texts, EXTRACT_MAX_TEXTS, &previous);
     if (!schema || !n) {
+        json_decref(previous);
         respond_call(req, out, tool->name, xstrdup("{}"));
         return 0;
     }
     const char *free_prop = free_text_property(schema);
     if (free_prop) {
+        json_decref(previous);
         json_t *args = json_pack("{s:s}", free_prop, texts[n - 1]);
         respond_call(req, out, tool->name, json_dumps(args, JSON_COMPACT));
         json_decref(args);
@@ -442,6 +536,15 @@ static int call_tool(const struct llm_request *req, const struct llm_tool_spec *
     }
     struct extract_options opt = {.expecting = expecting, .n_expecting = n_expecting};
     int rc = extract_arguments(schema, texts, n, &opt, &args, &missing, err, errlen);
+    if (rc == 0 && previous && json_object_size(args) > 0 &&
+        (json_array_size(missing) > 0 || !has_all_top_level(args, previous))) {
+        /* A follow-up to the last call ("make it designer"): its arguments,
+         * corrected by what was said since. */
+        merge_into(previous, args);
+        json_decref(args);
+        args = json_incref(previous);
+        drop_filled(missing, args);
+    }
     if (rc == 0) {
         if (json_array_size(missing) > 0) {
             respond_text(req, on_text, user, out, extract_question(missing, NULL));
@@ -453,6 +556,7 @@ static int call_tool(const struct llm_request *req, const struct llm_tool_spec *
         }
     }
     json_decref(prev_missing);
+    json_decref(previous);
     json_decref(args);
     json_decref(missing);
     return rc;
@@ -513,6 +617,19 @@ static int local_complete(void *impl, const struct llm_request *req, llm_text_cb
             const struct llm_tool_spec *h = handoff_to(req, pred.label);
             if (h) {
                 respond_call(req, out, h->name, xstrdup("{}"));
+                return 0;
+            }
+        }
+        /* Right after a specialist answered, a follow-up that could be for it
+         * ("actually make it designer") continues that work — unless it is
+         * plainly small talk. */
+        const char *previous = last_speaker(req, u);
+        if (previous && !(pred.confident && is_small_talk(pred.label))) {
+            char label[64];
+            local_model_label_of(previous, label, sizeof label);
+            const struct llm_tool_spec *back = handoff_to(req, label);
+            if (back && strcmp(label, own) != 0 && in_top(&pred, label)) {
+                respond_call(req, out, back->name, xstrdup("{}"));
                 return 0;
             }
         }
