@@ -5,20 +5,23 @@
  * the fastest training, then classifies every held-out utterance many times
  * and reports the mean time per message, and the held-out accuracy. Then the
  * cache: saves the model to a temporary file and reports its size, the
- * fastest fingerprint of DATA_DIR, the fastest load (and, separately, the
- * fastest load in a fresh process — this program run again with
- * `--load PATH FINGERPRINT` — which pays for its first page faults), and the fastest
+ * fastest fingerprint of DATA_DIR, the fastest load, and the fastest
  * intent_model_open_cached on a valid cache (fingerprint + load: what a
- * start-up pays); it checks that the loaded model gives the very same
- * probabilities as the trained one on every held-out message. Prints one
- * `name value` line per figure for bench/run.sh:
+ * start-up pays), each also in a fresh process (this program run again with
+ * `--load PATH FINGERPRINT` or `--open DIR PATH`), which pays for its first
+ * page faults as `harde` does; it checks that the loaded model gives the very
+ * same probabilities as the trained one on every held-out message. Prints
+ * one `name value` line per figure for bench/run.sh:
  *
- *   intent.train_ms 21.3
- *   intent.classify_us 6.2
+ *   intent.train_ms 19.5
+ *   intent.classify_us 5.03
  *   intent.heldout_accuracy 0.9700
- *   intent.cache_bytes 540000
- *   intent.fingerprint_ms 0.05
- *   intent.cache_load_ms 0.20
+ *   intent.cache_bytes 450984
+ *   intent.fingerprint_ms 0.044
+ *   intent.cache_load_ms 0.061
+ *   intent.cache_load_fresh_process_ms 0.261
+ *   intent.open_cached_ms 0.105
+ *   intent.open_cached_fresh_process_ms 0.350
  *
  * Exit status 1 when the model cannot be trained, the held-out file read, or
  * the cache saved, loaded or found to differ from the trained model. */
@@ -37,6 +40,7 @@
 #define MAX_UTTERANCES  4096
 #define LINE_MAX_BYTES  2048
 #define CACHE_RUNS      200
+#define FRESH_RUNS      20
 
 /* Reads the utterances (the text after the tab) of a label<TAB>utterance
  * file into lines; returns how many, or -1 when the file cannot be opened. */
@@ -84,14 +88,16 @@ static int same_predictions(const struct intent_model *a, const struct intent_mo
     return 0;
 }
 
-/* The child of cold_load_ms: loads path once in this fresh process and
- * prints the milliseconds it took. */
-static int load_once(const char *path, const char *fingerprint)
+/* The child of fresh_ms, in a process of its own: `--load PATH FP` loads the
+ * cache once, `--open DIR PATH` runs intent_model_open_cached once; prints
+ * the milliseconds it took. */
+static int run_once(const char *mode, const char *a, const char *b)
 {
     char err[512];
     int64_t t0 = clock_now_ns();
-    struct intent_model *m =
-        intent_model_load(path, strtoull(fingerprint, NULL, 16), err, sizeof err);
+    struct intent_model *m = strcmp(mode, "--load") == 0
+                                 ? intent_model_load(a, strtoull(b, NULL, 16), err, sizeof err)
+                                 : intent_model_open_cached(a, b, err, sizeof err);
     double ms = ms_since(t0);
     if (!m) {
         fprintf(stderr, "bench_intent: %s\n", err);
@@ -102,10 +108,10 @@ static int load_once(const char *path, const char *fingerprint)
     return 0;
 }
 
-/* The time of one load in a fresh process (its first allocations and page
- * faults included, as at start-up): runs `self --load PATH FP` and reads its
+/* The time of one run_once in a fresh process (its first allocations and
+ * page faults included, as at start-up): runs `self mode a b` and reads its
  * answer. Fastest of runs; -1 when the child fails. */
-static double cold_load_ms(const char *self, const char *path, uint64_t fp, int runs)
+static double fresh_ms(const char *self, const char *mode, const char *a, const char *b, int runs)
 {
     double best = -1;
     for (int run = 0; run < runs; run++) {
@@ -114,12 +120,10 @@ static double cold_load_ms(const char *self, const char *path, uint64_t fp, int 
             return -1;
         pid_t pid = fork();
         if (pid == 0) {
-            char fp_hex[17];
-            snprintf(fp_hex, sizeof fp_hex, "%016llx", (unsigned long long)fp);
             dup2(fds[1], STDOUT_FILENO);
             close(fds[0]);
             close(fds[1]);
-            execl(self, self, "--load", path, fp_hex, (char *)NULL);
+            execl(self, self, mode, a, b, (char *)NULL);
             _exit(127);
         }
         close(fds[1]);
@@ -188,8 +192,13 @@ static int bench_cache(const char *self, const char *dir, const struct intent_mo
     printf("intent.cache_bytes %ld\n", bytes);
     printf("intent.fingerprint_ms %.3f\n", fingerprint_ms);
     printf("intent.cache_load_ms %.3f\n", load_ms);
-    printf("intent.cache_load_fresh_process_ms %.3f\n", cold_load_ms(self, path, fp, 20));
+    char fp_hex[17];
+    snprintf(fp_hex, sizeof fp_hex, "%016llx", (unsigned long long)fp);
+    printf("intent.cache_load_fresh_process_ms %.3f\n",
+           fresh_ms(self, "--load", path, fp_hex, FRESH_RUNS));
     printf("intent.open_cached_ms %.3f\n", open_ms);
+    printf("intent.open_cached_fresh_process_ms %.3f\n",
+           fresh_ms(self, "--open", dir, path, FRESH_RUNS));
     rc = 0;
 out:
     unlink(path);
@@ -198,8 +207,8 @@ out:
 
 int main(int argc, char **argv)
 {
-    if (argc == 4 && strcmp(argv[1], "--load") == 0)
-        return load_once(argv[2], argv[3]);
+    if (argc == 4 && (strcmp(argv[1], "--load") == 0 || strcmp(argv[1], "--open") == 0))
+        return run_once(argv[1], argv[2], argv[3]);
     if (argc != 2) {
         fprintf(stderr, "usage: %s DATA_DIR\n", argv[0]);
         return 2;

@@ -83,11 +83,12 @@ static json_t *search_playbook_tool(struct agent_context *ctx, json_t *args, cha
     const char *query = json_string_value(json_object_get(args, "query"));
     struct kb_results hits = {0};
     char err[512];
-    if (!turn->app->kb) {
-        *error = xstrdup("the playbook is not available");
+    struct kb *kb = harde_app_kb(turn->app, err, sizeof err);
+    if (!kb) {
+        *error = xstrdup(err);
         return NULL;
     }
-    if (kb_search(turn->app->kb, query, PLAYBOOK_HITS, &hits, err, sizeof err) != 0) {
+    if (kb_search(kb, query, PLAYBOOK_HITS, &hits, err, sizeof err) != 0) {
         *error = xstrdup(err);
         return NULL;
     }
@@ -137,12 +138,14 @@ static char *build_quote_schema(const struct price_book *book)
         json_array_append_new(json_object_get(style, "enum"), json_string(book->styles[i].key));
     json_t *item_id =
         json_pack("{s:s, s:s, s:[]}", "type", "string", "description", "The add-on item", "enum");
-    json_t *i_alias = json_object();
+    json_t *i_alias = json_object(), *i_units = json_object();
     for (size_t i = 0; i < book->n_items; i++) {
         const struct price_book_item *it = &book->items[i];
         add_enum(item_id, it->key, it->label, it->aliases, it->n_aliases, i_alias);
+        json_object_set_new(i_units, it->key, json_string(it->unit));
     }
     json_object_set_new(item_id, "x-aliases", i_alias);
+    json_object_set_new(item_id, "x-units", i_units); /* "20 squares of siding" → 20 */
     json_t *schema = json_pack(
         "{s:s, s:s, s:{s:{s:s, s:s, s:{s:{s:s, s:s, s:f, s:f}, s:o, s:{s:s, s:s, s:f, s:f},"
         " s:{s:s, s:s, s:i, s:i}, s:o}, s:[sss], s:b},"

@@ -151,28 +151,38 @@ static int open_intents(struct harde_app *app, char *err, size_t errlen)
     const char *dir = config_get(app->config, "model", "intents", NULL);
     char *path = dir && *dir ? xstrdup(dir) : xasprintf("%s/intents", app->share_dir);
     char inner[512];
-    app->intents = intent_model_train_dir(path, inner, sizeof inner);
+    char *cache = xasprintf("%s/intents.cache", app->data_dir);
+    app->intents = intent_model_open_cached(path, cache, inner, sizeof inner);
+    free(cache);
     if (!app->intents)
         snprintf(err, errlen, "cannot load the intent data: %s", inner);
     free(path);
     return app->intents ? 0 : ERR_CONFIG;
 }
 
-static int open_kb(struct harde_app *app, char *err, size_t errlen)
+static void resolve_kb(struct harde_app *app)
 {
     const char *index = config_get(app->config, "kb", "index", NULL);
     const char *dir = config_get(app->config, "kb", "dir", NULL);
-    char *index_path = index && *index ? xstrdup(index) : xasprintf("%s/kb.sqlite", app->data_dir);
-    char *dir_path = dir && *dir ? xstrdup(dir) : xasprintf("%s/kb", app->share_dir);
+    app->kb_index = index && *index ? xstrdup(index) : xasprintf("%s/kb.sqlite", app->data_dir);
+    app->kb_dir = dir && *dir ? xstrdup(dir) : xasprintf("%s/kb", app->share_dir);
+}
+
+struct kb *harde_app_kb(struct harde_app *app, char *err, size_t errlen)
+{
+    if (app->kb)
+        return app->kb;
     char inner[512];
-    int rc = kb_open(index_path, &app->kb, inner, sizeof inner);
+    int rc = kb_open(app->kb_index, &app->kb, inner, sizeof inner);
     if (rc == 0)
-        rc = kb_ensure_imported(app->kb, dir_path, inner, sizeof inner);
-    if (rc != 0)
+        rc = kb_ensure_imported(app->kb, app->kb_dir, inner, sizeof inner);
+    if (rc != 0) {
         snprintf(err, errlen, "the knowledge base: %s", inner);
-    app->kb_dir = dir_path;
-    free(index_path);
-    return rc;
+        if (app->kb)
+            kb_close(app->kb);
+        app->kb = NULL;
+    }
+    return app->kb;
 }
 
 static const char *find_config_path(const char *given)
@@ -215,8 +225,11 @@ int harde_app_open(struct harde_app *app, const char *config_path, unsigned need
         need |= HARDE_NEED_KB | HARDE_NEED_INTENTS;
     if ((need & HARDE_NEED_INTENTS) && (rc = open_intents(app, err, errlen)) != 0)
         goto fail;
-    if ((need & HARDE_NEED_KB) && (rc = open_kb(app, err, errlen)) != 0)
+    resolve_kb(app);
+    if ((need & HARDE_NEED_KB) && !(need & HARDE_NEED_MODEL) && !harde_app_kb(app, err, errlen)) {
+        rc = ERR_CONFIG;
         goto fail;
+    }
     if ((need & HARDE_NEED_MODEL) && (rc = open_model(app, err, errlen)) != 0)
         goto fail;
     app->agents = harde_agents_new(app);
@@ -236,6 +249,7 @@ void harde_app_close(struct harde_app *app)
     if (app->kb)
         kb_close(app->kb);
     free(app->kb_dir);
+    free(app->kb_index);
     price_book_free(app->book);
     config_free(app->config);
     free(app->data_dir);

@@ -31,8 +31,9 @@ struct harde_app {
     struct llm_model *model;
     const char *backend;          /* "openai" or "local" */
     struct intent_model *intents; /* the local classifier (routing, local model) */
-    struct kb *kb;                /* the company playbook */
+    struct kb *kb;                /* the company playbook, opened on first use */
     char *kb_dir;                 /* where the playbook's Markdown files are */
+    char *kb_index;               /* the FTS5 index file */
     char *model_base_url;
     char *triage_model;     /* [model] triage, default gpt-4.1-mini */
     char *specialist_model; /* [model] specialist, default gpt-4.1 */
@@ -47,5 +48,9 @@ struct harde_app {
 int harde_app_open(struct harde_app *app, const char *config_path, unsigned need, char *err,
                    size_t errlen);
 void harde_app_close(struct harde_app *app);
+/* The playbook index, opened (and imported on first use) when first needed:
+ * a turn that never touches the playbook does not pay for it. Borrowed, or
+ * NULL with err set. */
+struct kb *harde_app_kb(struct harde_app *app, char *err, size_t errlen);
 
 #endif

@@ -161,7 +161,8 @@ int harde_fast_flow_run(struct harde_app *app, struct harde_session *s, const ch
     emit(&r, AGENT_EVENT_AGENT_CHANGED, NULL, 0, 0);
 
     struct kb_results hits = {0};
-    int rc = kb_search(app->kb, text, FAST_PASSAGES, &hits, err, sizeof err);
+    struct kb *kb = harde_app_kb(app, err, sizeof err);
+    int rc = kb ? kb_search(kb, text, FAST_PASSAGES, &hits, err, sizeof err) : ERR_CONFIG;
     res->spans[0] = (struct agent_span){
         AGENT_SPAN_TOOL, xstrdup("kb_search"), xstrdup(coach->name), 0, clock_now_ns() - t0, rc};
     if (rc == 0) {

@@ -38,7 +38,7 @@ void harde_route_message(const struct harde_app *app, const struct harde_session
                          const char *text, struct harde_route *out)
 {
     *out = (struct harde_route){.flow = HARDE_FLOW_AGENT, .reason = "default"};
-    if (!app->intents || !app->kb) {
+    if (!app->intents || !app->kb_dir) {
         out->reason = "no classifier or playbook";
         return;
     }

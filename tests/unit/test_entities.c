@@ -64,8 +64,7 @@ static void check_numeric(find_fn *fn, enum entity_kind kind, const struct numer
         struct entity_list l = run(fn, c->text);
         const struct entity *e = only(&l, kind, c->text);
         if (e->value < c->value - 1e-6 || e->value > c->value + 1e-6)
-            fail_msg("\"%s\": %s %g, want %g", c->text, entity_kind_name(kind), e->value,
-                     c->value);
+            fail_msg("\"%s\": %s %g, want %g", c->text, entity_kind_name(kind), e->value, c->value);
         if (c->norm && strcmp(e->norm, c->norm) != 0)
             fail_msg("\"%s\": norm \"%s\", want \"%s\"", c->text, e->norm, c->norm);
         entity_list_free(&l);
@@ -160,9 +159,9 @@ static void test_lengths(void **state)
 {
     (void)state;
     static const struct numeric_case cases[] = {
-        {"160 ft of gutters", 160, "160"}, {"160 lf", 160, NULL},
-        {"160 linear feet", 160, NULL},    {"160 lin. ft.", 160, NULL},
-        {"160' of gutter", 160, NULL},     {"160 feet", 160, NULL},
+        {"160 ft of gutters", 160, "160"},     {"160 lf", 160, NULL},
+        {"160 linear feet", 160, NULL},        {"160 lin. ft.", 160, NULL},
+        {"160' of gutter", 160, NULL},         {"160 feet", 160, NULL},
         {"one hundred sixty feet", 160, NULL}, {NULL, 0, NULL},
     };
     check_numeric(entity_find_quantities, ENTITY_LENGTH, cases);
@@ -182,12 +181,9 @@ static void test_counts(void **state)
         double value;
         const char *noun;
     } cases[] = {
-        {"2 skylights", 2, "skylight"},
-        {"three windows", 3, "window"},
-        {"a couple of vents", 2, "vent"},
-        {"2 new skylights", 2, "skylight"},
-        {"replace 12 boxes", 12, "box"},
-        {"one chimney", 1, "chimney"},
+        {"2 skylights", 2, "skylight"},   {"three windows", 3, "window"},
+        {"a couple of vents", 2, "vent"}, {"2 new skylights", 2, "skylight"},
+        {"replace 12 boxes", 12, "box"},  {"one chimney", 1, "chimney"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         struct entity_list l = run(entity_find_quantities, cases[k].text);
@@ -196,8 +192,8 @@ static void test_counts(void **state)
         assert_string_equal(e->noun, cases[k].noun);
         entity_list_free(&l);
     }
-    static const char *const none[] = {"at 10am", "7/12", "2 of them", "2400 sq ft", "3 and 4",
-                                       NULL};
+    static const char *const none[] = {"at 10am",    "7/12",    "2 of them",
+                                       "2400 sq ft", "3 and 4", NULL};
     check_none(entity_find_quantities, ENTITY_COUNT, none);
 }
 
@@ -226,8 +222,8 @@ static void test_pitches(void **state)
         {NULL, 0, NULL},
     };
     check_numeric(entity_find_pitches, ENTITY_PITCH, cases);
-    static const char *const none[] = {"11/28", "7/12/2024", "pitch 30", "2400 sq ft",
-                                       "25/12", "7 12 ft", "2 skylights", NULL};
+    static const char *const none[] = {"11/28", "7/12/2024", "pitch 30",    "2400 sq ft",
+                                       "25/12", "7 12 ft",   "2 skylights", NULL};
     check_none(entity_find_pitches, ENTITY_PITCH, none);
 }
 
@@ -285,9 +281,12 @@ static void test_job_ids(void **state)
         const char *text, *norm;
         double value;
     } cases[] = {
-        {"job 1042", "1042", 1042},          {"draft a script for job #1042", "1042", 1042},
-        {"#1042", "1042", 1042},             {"job id J-1042", "J-1042", 1042},
-        {"job number: 1042", "1042", 1042},  {"Job j1042", "J1042", 1042},
+        {"job 1042", "1042", 1042},
+        {"draft a script for job #1042", "1042", 1042},
+        {"#1042", "1042", 1042},
+        {"job id J-1042", "J-1042", 1042},
+        {"job number: 1042", "1042", 1042},
+        {"Job j1042", "J1042", 1042},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         struct entity_list l = run(entity_find_job_ids, cases[k].text);
@@ -306,9 +305,9 @@ static void test_phones(void **state)
 {
     (void)state;
     static const char *const good[] = {
-        "614-555-0123",     "(614) 555-0123",    "614.555.0123",      "614 555 0123",
-        "6145550123",       "+1 614 555 0123",   "1-614-555-0123",    "+1 (614) 555-0123",
-        "+16145550123",     "call 614-555-0123.", "cell:614-555-0123", "16145550123",
+        "614-555-0123", "(614) 555-0123",     "614.555.0123",      "614 555 0123",
+        "6145550123",   "+1 614 555 0123",    "1-614-555-0123",    "+1 (614) 555-0123",
+        "+16145550123", "call 614-555-0123.", "cell:614-555-0123", "16145550123",
         NULL,
     };
     for (const char *const *t = good; *t; t++) {
@@ -318,9 +317,8 @@ static void test_phones(void **state)
         entity_list_free(&l);
     }
     static const char *const none[] = {
-        "555-0123",       "614-555-012", "+44 20 7946 0958", "123-456-7890", "614-055-0123",
-        "2,400",          "11/28/2024",  "43215",            "614-555-01234", "26145550123",
-        "$614-555-0123",  NULL,
+        "555-0123",   "614-555-012", "+44 20 7946 0958", "123-456-7890", "614-055-0123",  "2,400",
+        "11/28/2024", "43215",       "614-555-01234",    "26145550123",  "$614-555-0123", NULL,
     };
     check_none(entity_find_phones, ENTITY_PHONE, none);
 
@@ -347,8 +345,9 @@ static void test_emails(void **state)
         assert_string_equal(only(&l, ENTITY_EMAIL, cases[k].text)->norm, cases[k].norm);
         entity_list_free(&l);
     }
-    static const char *const none[] = {"maria@", "@example.com", "maria@example", "a@b.c",
-                                       "maria@@example.com", "me at example dot com", NULL};
+    static const char *const none[] = {"maria@", "@example.com",       "maria@example",
+                                       "a@b.c",  "maria@@example.com", "me at example dot com",
+                                       NULL};
     check_none(entity_find_emails, ENTITY_EMAIL, none);
 }
 
@@ -378,9 +377,13 @@ static void test_addresses(void **state)
         assert_string_equal(e->address.zip, cases[k].zip);
         entity_list_free(&l);
     }
-    static const char *const none[] = {"2400 sq ft",   "2 skylights and gutters",
-                                       "I have 3 big dogs", "160 ft of gutters",
-                                       "it's OK",      "7/12 pitch", NULL};
+    static const char *const none[] = {"2400 sq ft",
+                                       "2 skylights and gutters",
+                                       "I have 3 big dogs",
+                                       "160 ft of gutters",
+                                       "it's OK",
+                                       "7/12 pitch",
+                                       NULL};
     check_none(entity_find_addresses, ENTITY_ADDRESS, none);
 
     struct entity_list l = run(entity_find_addresses, "1234 Maple Ave Columbus OH 43215");
@@ -422,7 +425,7 @@ static void test_persons(void **state)
         entity_list_free(&l);
     }
     static const char *const none[] = {
-        "price a roof for Tuesday", "Standing Seam Metal", "for the roof", "Maple Ave",
+        "price a roof for Tuesday", "Standing Seam Metal", "for the roof",   "Maple Ave",
         "How much for a roof?",     "New client",          "I need a quote", NULL};
     check_none(entity_find_persons, ENTITY_PERSON, none);
 }
@@ -496,14 +499,15 @@ static void test_datetimes(void **state)
 static void test_answers(void **state)
 {
     (void)state;
-    static const char *const yes[] = {"yes", "Yep", "yeah that's right", "correct", "go ahead",
-                                      "Sure, do it", "ok", "y", "sounds good!", "no problem",
-                                      "absolutely", NULL};
-    static const char *const no[] = {"no", "nope", "hold on", "wait", "not yet", "No.",
-                                     "that's not correct", "n", "don't", "cancel that", NULL};
-    static const char *const unsure[] = {"maybe", "I guess", "hmm", "hmmm", "not sure",
-                                         "yes... I guess", "probably", "yes no", "I don't know",
-                                         NULL};
+    static const char *const yes[] = {
+        "yes", "Yep", "yeah that's right", "correct",    "go ahead",   "Sure, do it",
+        "ok",  "y",   "sounds good!",      "no problem", "absolutely", NULL};
+    static const char *const no[] = {
+        "no", "nope",  "hold on",     "wait", "not yet", "No.", "that's not correct",
+        "n",  "don't", "cancel that", NULL};
+    static const char *const unsure[] = {
+        "maybe",          "I guess",  "hmm",    "hmmm",         "not sure",
+        "yes... I guess", "probably", "yes no", "I don't know", NULL};
     static const char *const nothing[] = {"2400 sq ft", "what about gutters?", "", "k thanks",
                                           NULL};
     for (const char *const *t = yes; *t; t++)
@@ -534,8 +538,7 @@ static const char *const arch_aliases[] = {"Architectural Shingles", "dimensiona
                                            "laminated"};
 static const char *const tab_aliases[] = {"3-Tab Asphalt Shingles", "three tab", "3 tab",
                                           "builder grade"};
-static const char *const metal_aliases[] = {"Standing Seam Metal", "standing seam",
-                                            "metal roof"};
+static const char *const metal_aliases[] = {"Standing Seam Metal", "standing seam", "metal roof"};
 static const struct entity_choice materials[] = {
     {"3-tab", tab_aliases, 4},
     {"architectural", arch_aliases, 4},
@@ -606,10 +609,9 @@ static void test_choices(void **state)
             fail_msg("\"%s\" should match no choice", *t);
 
     /* negation */
-    static const char *const negated[] = {"no gutters",          "without gutters",
-                                          "skip the gutters",    "we don't need gutters",
-                                          "gutters not needed",  "don’t want the gutters",
-                                          "no new gutters",      NULL};
+    static const char *const negated[] = {
+        "no gutters",         "without gutters",        "skip the gutters", "we don't need gutters",
+        "gutters not needed", "don’t want the gutters", "no new gutters",   NULL};
     for (const char *const *t = negated; *t; t++) {
         bool neg = false;
         assert_non_null(choice_of(*t, items, 3, &neg));

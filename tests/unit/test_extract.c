@@ -317,8 +317,9 @@ static void test_items(void **state)
     result_free(&r);
 
     /* "no gutters" later removes them; a new quantity replaces the old */
-    r = extract_with(schema, NULL,
-                     TEXTS("160 ft of gutters and 2 skylights", "no gutters", "make it 3 skylights"));
+    r = extract_with(
+        schema, NULL,
+        TEXTS("160 ft of gutters and 2 skylights", "no gutters", "make it 3 skylights"));
     assert_json(r.args, "{\"items\":[{\"id\":\"skylight\",\"qty\":3}]}");
     result_free(&r);
 
@@ -437,15 +438,14 @@ static void test_other_shapes(void **state)
 {
     (void)state;
     /* dates, job ids, sets of enum strings, integer ZIPs */
-    json_t *schema = load(
-        "{\"type\":\"object\",\"properties\":{"
-        " \"job_id\":{\"type\":\"integer\",\"description\":\"CRM job number\"},"
-        " \"when\":{\"type\":\"string\",\"format\":\"date-time\"},"
-        " \"trades\":{\"type\":\"array\",\"items\":{\"type\":\"string\","
-        "  \"enum\":[\"roofing\",\"siding\",\"gutters\"]}},"
-        " \"budget\":{\"type\":\"number\",\"description\":\"Budget in dollars\"},"
-        " \"email\":{\"type\":\"string\",\"description\":\"Email address\"}},"
-        " \"required\":[\"job_id\",\"when\"]}");
+    json_t *schema = load("{\"type\":\"object\",\"properties\":{"
+                          " \"job_id\":{\"type\":\"integer\",\"description\":\"CRM job number\"},"
+                          " \"when\":{\"type\":\"string\",\"format\":\"date-time\"},"
+                          " \"trades\":{\"type\":\"array\",\"items\":{\"type\":\"string\","
+                          "  \"enum\":[\"roofing\",\"siding\",\"gutters\"]}},"
+                          " \"budget\":{\"type\":\"number\",\"description\":\"Budget in dollars\"},"
+                          " \"email\":{\"type\":\"string\",\"description\":\"Email address\"}},"
+                          " \"required\":[\"job_id\",\"when\"]}");
     struct result r = extract_with(
         schema, NULL,
         TEXTS("schedule job #1042 for tomorrow at 3, roofing and gutters, budget $23.5k",
@@ -539,11 +539,21 @@ static void test_errors(void **state)
         extract_arguments(schema, long_texts, 2, NULL, &args, &missing, err, sizeof err),
         ERR_LIMIT);
     assert_null(args);
-    assert_non_null(strstr(err, "message 2"));
+    assert_non_null(strstr(err, "message 2 is longer"));
+
+    /* short but with more values than a message may hold */
+    static char dense[ENTITY_TEXT_LIMIT];
+    size_t n = 0;
+    for (int k = 0; k < ENTITY_LIST_LIMIT + 10; k++)
+        n += (size_t)snprintf(dense + n, sizeof dense - n, "%d ", k % 10);
+    const char *dense_texts[] = {dense};
+    assert_int_equal(
+        extract_arguments(schema, dense_texts, 1, NULL, &args, &missing, err, sizeof err),
+        ERR_LIMIT);
+    assert_non_null(strstr(err, "message 1 has more than"));
 
     /* no texts at all: nothing found, the root's required listed */
-    assert_int_equal(extract_arguments(schema, NULL, 0, NULL, &args, &missing, err, sizeof err),
-                     0);
+    assert_int_equal(extract_arguments(schema, NULL, 0, NULL, &args, &missing, err, sizeof err), 0);
     assert_json(args, "{}");
     assert_json(missing, "[]");
     json_decref(args);

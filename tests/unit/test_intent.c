@@ -2,7 +2,13 @@
  * bad data with the file and line named), normalisation, prediction shape,
  * clear examples of every shipped label, low confidence for gibberish and
  * off-topic text, the evaluation report, and held-out accuracy on the shipped
- * data (data/intents, read relative to the repo root where tests run). */
+ * data (data/intents, read relative to the repo root where tests run); and
+ * the model cache: a saved and loaded model classifies bit for bit like the
+ * trained one, the data fingerprint follows contents (not times), stale,
+ * missing, truncated, bit-flipped, foreign and other-version files are
+ * rejected with the reason named, saving fails cleanly, and
+ * intent_model_open_cached trains once, then loads, and retrains when the data
+ * changes or the cache is corrupt. */
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,13 +16,18 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/error.h"
+#include "base/log.h"
 #include "base/xalloc.h"
 #include "llm/local/intent.h"
 
@@ -426,6 +437,391 @@ static void eval_counts_and_reports_bad_files(void **state)
     temp_dir_remove(&t);
 }
 
+/* ---- the model cache --------------------------------------------------- */
+
+static unsigned char *read_bytes(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    long size = ftell(f);
+    assert_true(size >= 0);
+    rewind(f);
+    unsigned char *data = xmalloc((size_t)size + 1);
+    assert_int_equal(fread(data, 1, (size_t)size, f), (size_t)size);
+    fclose(f);
+    *len = (size_t)size;
+    return data;
+}
+
+static void write_bytes(const char *path, const unsigned char *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
+}
+
+static ino_t inode_of(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        fail_msg("%s: %s", path, strerror(errno));
+    return st.st_ino;
+}
+
+/* The names in dir other than . and .., counted. */
+static size_t entries_in(const char *dir)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    size_t n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL)
+        n += strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
+    closedir(d);
+    return n;
+}
+
+/* Fails unless a and b classify text identically: the same labels and the
+ * same probabilities, margin and coverage, bit for bit. */
+static void assert_same_prediction(const struct intent_model *a, const struct intent_model *b,
+                                   const char *text)
+{
+    struct intent_prediction pa, pb;
+    assert_int_equal(intent_classify(a, text, &pa), 0);
+    assert_int_equal(intent_classify(b, text, &pb), 0);
+    bool same = strcmp(pa.label, pb.label) == 0 && pa.n_top == pb.n_top &&
+                memcmp(&pa.probability, &pb.probability, sizeof(double)) == 0 &&
+                memcmp(&pa.margin, &pb.margin, sizeof(double)) == 0 &&
+                memcmp(&pa.coverage, &pb.coverage, sizeof(double)) == 0 &&
+                pa.confident == pb.confident;
+    for (size_t i = 0; same && i < pa.n_top; i++)
+        same = strcmp(pa.top[i].label, pb.top[i].label) == 0 &&
+               memcmp(&pa.top[i].probability, &pb.top[i].probability, sizeof(double)) == 0;
+    if (!same)
+        fail_msg("\"%s\": %s %a vs %s %a", text, pa.label, pa.probability, pb.label,
+                 pb.probability);
+}
+
+/* A shipped model saved in a fresh temporary directory as intent.model. */
+struct saved {
+    struct temp_dir dir;
+    char path[512];
+    uint64_t fingerprint;
+    struct intent_model *model;
+    unsigned char *bytes; /* the file as saved */
+    size_t len;
+};
+
+static void saved_make(struct saved *s)
+{
+    char err[512] = "";
+    temp_dir_make(&s->dir);
+    snprintf(s->path, sizeof s->path, "%s/intent.model", s->dir.path);
+    snprintf(s->dir.files[s->dir.n_files++], sizeof s->dir.files[0], "intent.model");
+    s->model = shipped_model();
+    s->fingerprint = intent_dir_fingerprint(SHIPPED_DIR);
+    assert_true(s->fingerprint != 0);
+    if (intent_model_save(s->model, s->path, s->fingerprint, err, sizeof err) != 0)
+        fail_msg("save: %s", err);
+    s->bytes = read_bytes(s->path, &s->len);
+}
+
+static void saved_free(struct saved *s)
+{
+    intent_model_free(s->model);
+    free(s->bytes);
+    temp_dir_remove(&s->dir);
+}
+
+static void cache_round_trip_is_bit_identical(void **state)
+{
+    struct saved s;
+    saved_make(&s);
+    /* Compact (no 1 MiB table), and no temporary file is left behind. */
+    assert_true(s.len < 600 * 1024);
+    assert_int_equal(entries_in(s.dir.path), 1);
+
+    char err[512] = "";
+    struct intent_model *loaded = intent_model_load(s.path, s.fingerprint, err, sizeof err);
+    if (!loaded)
+        fail_msg("load: %s", err);
+    assert_int_equal(intent_model_label_count(loaded), intent_model_label_count(s.model));
+    for (size_t i = 0; i < intent_model_label_count(loaded); i++)
+        assert_string_equal(intent_model_label(loaded, i), intent_model_label(s.model, i));
+    assert_int_equal(intent_model_example_count(loaded), intent_model_example_count(s.model));
+
+    size_t len, n = 0;
+    char *text = (char *)read_bytes(SHIPPED_HELDOUT, &len);
+    text[len] = '\0';
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        char *tab = strchr(line, '\t');
+        if (line[0] == '#' || !tab)
+            continue;
+        assert_same_prediction(s.model, loaded, tab + 1);
+        n++;
+    }
+    free(text);
+    assert_true(n >= 100);
+    static const char *odd[] = {"", "asdkjh qwe", "\xff\xfe garbage", "thx!!", "7/12 30 sq"};
+    for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++)
+        assert_same_prediction(s.model, loaded, odd[i]);
+
+    /* Saving the loaded model gives the same bytes. */
+    char *again = xasprintf("%s/again.model", s.dir.path);
+    assert_int_equal(intent_model_save(loaded, again, s.fingerprint, err, sizeof err), 0);
+    size_t again_len;
+    unsigned char *again_bytes = read_bytes(again, &again_len);
+    assert_int_equal(again_len, s.len);
+    assert_memory_equal(again_bytes, s.bytes, s.len);
+    unlink(again);
+    free(again);
+    free(again_bytes);
+    intent_model_free(loaded);
+    saved_free(&s);
+}
+
+static void fingerprint_follows_contents_not_times(void **state)
+{
+    struct temp_dir t;
+    char err[512];
+    struct intent_model *m = train_bakery(&t, err, sizeof err);
+    assert_non_null(m);
+    intent_model_free(m);
+    uint64_t base = intent_dir_fingerprint(t.path);
+    assert_true(base != 0);
+    assert_true(intent_dir_fingerprint(t.path) == base);
+
+    /* New times, the same bytes: the same fingerprint (a fresh clone). */
+    char *cake = xasprintf("%s/cake.txt", t.path);
+    struct timespec old_times[2] = {{.tv_sec = 1000000000}, {.tv_sec = 1000000000}};
+    assert_int_equal(utimensat(AT_FDCWD, cake, old_times, 0), 0);
+    assert_true(intent_dir_fingerprint(t.path) == base);
+    /* Files training does not read do not count. */
+    temp_dir_write(&t, "heldout.tsv", "cake\ta cake\n");
+    temp_dir_write(&t, "notes.md", "changed notes\n");
+    assert_true(intent_dir_fingerprint(t.path) == base);
+
+    /* One byte changed, the size kept: another fingerprint. */
+    char *changed = xstrdup(cake_txt);
+    changed[0] = 'C';
+    temp_dir_write(&t, "cake.txt", changed);
+    uint64_t other = intent_dir_fingerprint(t.path);
+    assert_true(other != base && other != 0);
+    temp_dir_write(&t, "cake.txt", cake_txt);
+    assert_true(intent_dir_fingerprint(t.path) == base);
+    /* A background file added, or a label file renamed: another fingerprint. */
+    temp_dir_write(&t, "chat.ood", "who won the match\n");
+    assert_true(intent_dir_fingerprint(t.path) != base);
+    char *chat = xasprintf("%s/chat.ood", t.path);
+    unlink(chat);
+    assert_true(intent_dir_fingerprint(t.path) == base);
+    char *pastry = xasprintf("%s/pastry.txt", t.path);
+    assert_int_equal(rename(cake, pastry), 0);
+    assert_true(intent_dir_fingerprint(t.path) != base);
+    assert_int_equal(rename(pastry, cake), 0);
+    /* An unreadable directory has no fingerprint. */
+    assert_true(intent_dir_fingerprint("/nonexistent/intents") == 0);
+    assert_true(intent_dir_fingerprint(NULL) == 0);
+    free(cake);
+    free(chat);
+    free(pastry);
+    free(changed);
+    temp_dir_remove(&t);
+}
+
+/* Writes len bytes of data as the cache file and expects the load to fail
+ * with a message naming the path and containing want. */
+static void expect_load_fails(const struct saved *s, const unsigned char *data, size_t len,
+                              const char *want, const char *what)
+{
+    char err[512] = "";
+    write_bytes(s->path, data, len);
+    struct intent_model *m = intent_model_load(s->path, s->fingerprint, err, sizeof err);
+    if (m) {
+        intent_model_free(m);
+        fail_msg("%s: the damaged file was loaded", what);
+    }
+    if (!strstr(err, s->path) || (want && !strstr(err, want)))
+        fail_msg("%s: error \"%s\" does not name the file and \"%s\"", what, err, want ? want : "");
+}
+
+static void stale_and_missing_caches_are_rejected(void **state)
+{
+    struct saved s;
+    saved_make(&s);
+    char err[512] = "";
+    assert_null(intent_model_load(s.path, s.fingerprint ^ 1, err, sizeof err));
+    assert_non_null(strstr(err, "stale: the training data changed"));
+    assert_non_null(strstr(err, s.path));
+
+    char *missing = xasprintf("%s/missing.model", s.dir.path);
+    assert_null(intent_model_load(missing, s.fingerprint, err, sizeof err));
+    assert_non_null(strstr(err, "missing.model: cannot open"));
+    free(missing);
+    assert_null(intent_model_load(NULL, s.fingerprint, err, sizeof err));
+    saved_free(&s);
+}
+
+static void damaged_caches_are_rejected(void **state)
+{
+    struct saved s;
+    saved_make(&s);
+    unsigned char *copy = xmalloc(s.len + 1);
+
+    /* Truncated anywhere: inside the magic, the header, the weights, the end. */
+    const size_t cuts[] = {0, 5, 15, 40, 71, 72, 1000, s.len / 2, s.len - 1};
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+        char what[64];
+        snprintf(what, sizeof what, "cut to %zu bytes", cuts[i]);
+        expect_load_fails(&s, s.bytes, cuts[i], "truncated", what);
+    }
+    memcpy(copy, s.bytes, s.len);
+    copy[s.len] = 0;
+    expect_load_fails(&s, copy, s.len + 1, "trailing bytes", "one byte appended");
+
+    /* A flipped byte in the body: the checksum catches it. */
+    const size_t body[] = {72, 100, 300, 4096, s.len / 3, s.len / 2, s.len - 8, s.len - 1};
+    for (size_t i = 0; i < sizeof body / sizeof body[0]; i++) {
+        memcpy(copy, s.bytes, s.len);
+        copy[body[i]] ^= 0x10;
+        char what[64];
+        snprintf(what, sizeof what, "byte %zu flipped", body[i]);
+        expect_load_fails(&s, copy, s.len, "checksum mismatch", what);
+    }
+    /* Every header byte, and a spread of body bytes, flipped one bit at a
+     * time: rejected, whatever the reason given. */
+    for (size_t pos = 0; pos < s.len; pos += pos < 72 ? 1 : 16411)
+        for (int bit = 0; bit < 8; bit += 7) {
+            memcpy(copy, s.bytes, s.len);
+            copy[pos] ^= (unsigned char)(1u << bit);
+            char what[64];
+            snprintf(what, sizeof what, "bit %d of byte %zu flipped", bit, pos);
+            expect_load_fails(&s, copy, s.len, NULL, what);
+        }
+
+    /* Wrong magic, a foreign file, another version, another byte order. */
+    memcpy(copy, s.bytes, s.len);
+    memcpy(copy, "NOTMODEL", 8);
+    expect_load_fails(&s, copy, s.len, "bad magic", "wrong magic");
+    const char *foreign = "crm\tadd a note to job 1042\npricing\thow much for 30 squares\n";
+    expect_load_fails(&s, (const unsigned char *)foreign, strlen(foreign), "bad magic",
+                      "a text file");
+    memcpy(copy, s.bytes, s.len);
+    uint32_t version = INTENT_CACHE_VERSION + 1;
+    memcpy(copy + 8, &version, sizeof version);
+    expect_load_fails(&s, copy, s.len, "cache format version 2", "another version");
+    memcpy(copy, s.bytes, s.len);
+    uint32_t swapped = 0x04030201u;
+    memcpy(copy + 12, &swapped, sizeof swapped);
+    expect_load_fails(&s, copy, s.len, "another byte order", "another byte order");
+
+    /* The untouched bytes still load. */
+    write_bytes(s.path, s.bytes, s.len);
+    char err[512] = "";
+    struct intent_model *m = intent_model_load(s.path, s.fingerprint, err, sizeof err);
+    if (!m)
+        fail_msg("the intact file: %s", err);
+    intent_model_free(m);
+    free(copy);
+    saved_free(&s);
+}
+
+static void save_failures_are_reported(void **state)
+{
+    struct temp_dir t;
+    char err[512] = "";
+    struct intent_model *m = train_bakery(&t, err, sizeof err);
+    assert_non_null(m);
+    /* A regular file where a directory should be. */
+    char *path = xasprintf("%s/bread.txt/cache/intent.model", t.path);
+    assert_int_equal(intent_model_save(m, path, 42, err, sizeof err), ERR_IO);
+    assert_non_null(strstr(err, "bread.txt"));
+    assert_int_equal(intent_model_save(NULL, path, 42, err, sizeof err), ERR_INVALID);
+    assert_int_equal(intent_model_save(m, NULL, 42, err, sizeof err), ERR_INVALID);
+    assert_int_equal(entries_in(t.path), 4); /* nothing left behind */
+    free(path);
+    intent_model_free(m);
+    temp_dir_remove(&t);
+}
+
+static void open_cached_trains_once_then_loads(void **state)
+{
+    struct temp_dir t;
+    char err[512] = "";
+    temp_dir_make(&t);
+    temp_dir_write(&t, "bread.txt", bread_txt);
+    temp_dir_write(&t, "cake.txt", cake_txt);
+    temp_dir_write(&t, "hours.txt", hours_txt);
+    char *cache_dir = xasprintf("%s/cache", t.path);
+    char *cache = xasprintf("%s/cache/intent.model", t.path);
+    log_set_level(LOG_ERROR); /* the warnings below are expected */
+
+    /* First run: trains, creates the directory and the cache. */
+    struct intent_model *first = intent_model_open_cached(t.path, cache, err, sizeof err);
+    if (!first)
+        fail_msg("first: %s", err);
+    ino_t ino = inode_of(cache);
+    struct intent_model *direct =
+        intent_model_load(cache, intent_dir_fingerprint(t.path), err, sizeof err);
+    if (!direct)
+        fail_msg("the cache open_cached saved does not load: %s", err);
+    intent_model_free(direct);
+    /* Second run: loads (a save would have renamed a new file into place). */
+    struct intent_model *second = intent_model_open_cached(t.path, cache, err, sizeof err);
+    assert_non_null(second);
+    assert_true(inode_of(cache) == ino);
+    assert_int_equal(entries_in(cache_dir), 1);
+    assert_same_prediction(first, second, "a chocolate birthday cake");
+    assert_same_prediction(first, second, "what time do you open on sunday");
+
+    /* The data changes: trained again, and the new model knows the change. */
+    char *more_hours = xasprintf("%sbrunch hours on weekends\n", hours_txt);
+    temp_dir_write(&t, "hours.txt", more_hours);
+    struct intent_model *third = intent_model_open_cached(t.path, cache, err, sizeof err);
+    assert_non_null(third);
+    assert_true(inode_of(cache) != ino);
+    ino = inode_of(cache);
+    struct intent_model *fourth = intent_model_open_cached(t.path, cache, err, sizeof err);
+    assert_true(inode_of(cache) == ino);
+    assert_same_prediction(third, fourth, "brunch on weekends");
+
+    /* A corrupt cache: ignored, trained again, replaced. */
+    size_t len;
+    unsigned char *bytes = read_bytes(cache, &len);
+    bytes[len / 2] ^= 0xff;
+    write_bytes(cache, bytes, len);
+    ino = inode_of(cache);
+    struct intent_model *fifth = intent_model_open_cached(t.path, cache, err, sizeof err);
+    assert_non_null(fifth);
+    assert_true(inode_of(cache) != ino);
+    assert_same_prediction(third, fifth, "brunch on weekends");
+
+    /* A cache that cannot be written, or none: still a model. */
+    char *unwritable = xasprintf("%s/bread.txt/intent.model", t.path);
+    struct intent_model *sixth = intent_model_open_cached(t.path, unwritable, err, sizeof err);
+    assert_non_null(sixth);
+    struct intent_model *seventh = intent_model_open_cached(t.path, NULL, err, sizeof err);
+    assert_non_null(seventh);
+    /* Bad data is still an error, cache or not. */
+    assert_null(intent_model_open_cached("/nonexistent/intents", cache, err, sizeof err));
+    assert_non_null(strstr(err, "/nonexistent/intents"));
+    log_set_level(LOG_WARN);
+
+    struct intent_model *all[] = {first, second, third, fourth, fifth, sixth, seventh};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        intent_model_free(all[i]);
+    unlink(cache);
+    rmdir(cache_dir);
+    free(bytes);
+    free(unwritable);
+    free(more_hours);
+    free(cache);
+    free(cache_dir);
+    temp_dir_remove(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -441,6 +837,12 @@ int main(void)
         cmocka_unit_test(classify_rejects_null_and_handles_long_text),
         cmocka_unit_test(heldout_accuracy_is_at_least_90_percent),
         cmocka_unit_test(eval_counts_and_reports_bad_files),
+        cmocka_unit_test(cache_round_trip_is_bit_identical),
+        cmocka_unit_test(fingerprint_follows_contents_not_times),
+        cmocka_unit_test(stale_and_missing_caches_are_rejected),
+        cmocka_unit_test(damaged_caches_are_rejected),
+        cmocka_unit_test(save_failures_are_reported),
+        cmocka_unit_test(open_cached_trains_once_then_loads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -150,8 +150,8 @@ enum entity_answer entity_answer_of(const char *text);
 
 /* One value of an enumeration and the other ways people say it. */
 struct entity_choice {
-    const char *value;           /* "architectural" (also matched itself) */
-    const char *const *aliases;  /* "dimensional", "arch shingles", … (borrowed) */
+    const char *value;          /* "architectural" (also matched itself) */
+    const char *const *aliases; /* "dimensional", "arch shingles", … (borrowed) */
     size_t n_aliases;
 };
 

@@ -79,8 +79,8 @@ static bool phone_shape(const char *t, const struct phone_groups *g, const size_
 /* A US number at t[i]: writes E.164 into e164 and the span end. */
 static bool phone_at(const char *t, size_t i, char *e164, size_t *end)
 {
-    static const size_t shapes[][5] = {{4, 1, 3, 3, 4}, {3, 3, 3, 4, 0}, {1, 11, 0, 0, 0},
-                                       {1, 10, 0, 0, 0}};
+    static const size_t shapes[][5] = {
+        {4, 1, 3, 3, 4}, {3, 3, 3, 4, 0}, {1, 11, 0, 0, 0}, {1, 10, 0, 0, 0}};
     struct phone_groups g;
     char digits[24];
     phone_read_groups(t, i, &g);
@@ -100,8 +100,8 @@ static bool phone_at(const char *t, size_t i, char *e164, size_t *end)
     if (d[0] < '2' || d[3] < '2')
         return false;
     unsigned char after = (unsigned char)t[*end];
-    if (isalnum(after) || ((after == '.' || after == '/' || after == ',') &&
-                           isdigit((unsigned char)t[*end + 1])))
+    if (isalnum(after) ||
+        ((after == '.' || after == '/' || after == ',') && isdigit((unsigned char)t[*end + 1])))
         return false;
     snprintf(e164, 16, "+1%.10s", d);
     return true;
@@ -116,8 +116,8 @@ int entity_scan_phones(const struct scan *s, struct entity_list *out)
         unsigned char prev = i ? (unsigned char)t[i - 1] : ' ';
         char e164[16];
         size_t end;
-        if ((isdigit(c) || c == '+' || c == '(') && !isalnum(prev) && prev != '$' &&
-            prev != '#' && prev != '-' && prev != '.' && prev != '/' && prev != '+' &&
+        if ((isdigit(c) || c == '+' || c == '(') && !isalnum(prev) && prev != '$' && prev != '#' &&
+            prev != '-' && prev != '.' && prev != '/' && prev != '+' &&
             phone_at(t, i, e164, &end)) {
             struct entity *e = entity_list_push(out, ENTITY_PHONE, i, end);
             if (!e)
@@ -202,23 +202,57 @@ struct us_state {
 };
 
 static const struct us_state us_states[] = {
-    {"AL", "alabama"},        {"AK", "alaska"},       {"AZ", "arizona"},
-    {"AR", "arkansas"},       {"CA", "california"},   {"CO", "colorado"},
-    {"CT", "connecticut"},    {"DE", "delaware"},     {"DC", "district of columbia"},
-    {"FL", "florida"},        {"GA", "georgia"},      {"HI", "hawaii"},
-    {"ID", "idaho"},          {"IL", "illinois"},     {"IN", "indiana"},
-    {"IA", "iowa"},           {"KS", "kansas"},       {"KY", "kentucky"},
-    {"LA", "louisiana"},      {"ME", "maine"},        {"MD", "maryland"},
-    {"MA", "massachusetts"},  {"MI", "michigan"},     {"MN", "minnesota"},
-    {"MS", "mississippi"},    {"MO", "missouri"},     {"MT", "montana"},
-    {"NE", "nebraska"},       {"NV", "nevada"},       {"NH", "new hampshire"},
-    {"NJ", "new jersey"},     {"NM", "new mexico"},   {"NY", "new york"},
-    {"NC", "north carolina"}, {"ND", "north dakota"}, {"OH", "ohio"},
-    {"OK", "oklahoma"},       {"OR", "oregon"},       {"PA", "pennsylvania"},
-    {"RI", "rhode island"},   {"SC", "south carolina"}, {"SD", "south dakota"},
-    {"TN", "tennessee"},      {"TX", "texas"},        {"UT", "utah"},
-    {"VT", "vermont"},        {"VA", "virginia"},     {"WA", "washington"},
-    {"WV", "west virginia"},  {"WI", "wisconsin"},    {"WY", "wyoming"},
+    {"AL", "alabama"},
+    {"AK", "alaska"},
+    {"AZ", "arizona"},
+    {"AR", "arkansas"},
+    {"CA", "california"},
+    {"CO", "colorado"},
+    {"CT", "connecticut"},
+    {"DE", "delaware"},
+    {"DC", "district of columbia"},
+    {"FL", "florida"},
+    {"GA", "georgia"},
+    {"HI", "hawaii"},
+    {"ID", "idaho"},
+    {"IL", "illinois"},
+    {"IN", "indiana"},
+    {"IA", "iowa"},
+    {"KS", "kansas"},
+    {"KY", "kentucky"},
+    {"LA", "louisiana"},
+    {"ME", "maine"},
+    {"MD", "maryland"},
+    {"MA", "massachusetts"},
+    {"MI", "michigan"},
+    {"MN", "minnesota"},
+    {"MS", "mississippi"},
+    {"MO", "missouri"},
+    {"MT", "montana"},
+    {"NE", "nebraska"},
+    {"NV", "nevada"},
+    {"NH", "new hampshire"},
+    {"NJ", "new jersey"},
+    {"NM", "new mexico"},
+    {"NY", "new york"},
+    {"NC", "north carolina"},
+    {"ND", "north dakota"},
+    {"OH", "ohio"},
+    {"OK", "oklahoma"},
+    {"OR", "oregon"},
+    {"PA", "pennsylvania"},
+    {"RI", "rhode island"},
+    {"SC", "south carolina"},
+    {"SD", "south dakota"},
+    {"TN", "tennessee"},
+    {"TX", "texas"},
+    {"UT", "utah"},
+    {"VT", "vermont"},
+    {"VA", "virginia"},
+    {"WA", "washington"},
+    {"WV", "west virginia"},
+    {"WI", "wisconsin"},
+    {"WY", "wyoming"},
     {NULL, NULL},
 };
 
@@ -264,18 +298,18 @@ static size_t state_at(const struct scan *s, size_t i, const char **code)
 /* ---- street addresses ---- */
 
 static const char *const street_suffixes[] = {
-    "street", "st",     "avenue",  "ave",  "av",     "road",    "rd",      "drive",  "dr",
-    "lane",   "ln",     "boulevard", "blvd", "court", "ct",      "way",     "place",  "pl",
-    "circle", "cir",    "parkway", "pkwy", "terrace", "ter",    "trail",   "trl",    "highway",
-    "hwy",    "pike",   "loop",    "row",  "path",   "crossing", "xing",   "point",  "pt",
-    "cove",   "plaza",  "alley",   "bend", "ridge",  "walk",    "commons", "run",    NULL};
-static const char *const directions[] = {"n", "s", "e", "w", "ne", "nw", "se", "sw", "north",
-                                         "south", "east", "west", "northeast", "northwest",
-                                         "southeast", "southwest", NULL};
+    "street", "st",    "avenue",    "ave",  "av",      "road",     "rd",      "drive", "dr",
+    "lane",   "ln",    "boulevard", "blvd", "court",   "ct",       "way",     "place", "pl",
+    "circle", "cir",   "parkway",   "pkwy", "terrace", "ter",      "trail",   "trl",   "highway",
+    "hwy",    "pike",  "loop",      "row",  "path",    "crossing", "xing",    "point", "pt",
+    "cove",   "plaza", "alley",     "bend", "ridge",   "walk",     "commons", "run",   NULL};
+static const char *const directions[] = {
+    "n",     "s",    "e",    "w",         "ne",        "nw",        "se",        "sw", "north",
+    "south", "east", "west", "northeast", "northwest", "southeast", "southwest", NULL};
 static const char *const street_stop[] = {
-    "and", "or", "of", "the", "a", "an", "to", "at", "on", "in", "for", "with", "sq", "ft",
-    "feet", "foot", "square", "squares", "lf", "linear", "layer", "layers", "pitch", "is",
-    "are", "x", "by", "from", "am", "pm", NULL};
+    "and",   "or", "of",  "the",  "a",    "an",     "to",      "at", "on",     "in",    "for",
+    "with",  "sq", "ft",  "feet", "foot", "square", "squares", "lf", "linear", "layer", "layers",
+    "pitch", "is", "are", "x",    "by",   "from",   "am",      "pm", NULL};
 
 /* Copies the original text of tokens [first, next) into out with whitespace
  * collapsed; title-cases it when it was written all in lower case. */
@@ -403,10 +437,9 @@ static size_t city_state_zip(const struct scan *s, size_t i, struct entity_addre
                 return z;
             return entity_scan_punct(s, next - 1, ',') ? next - 1 : next;
         }
-        if (words < 3 && !(entity_scan_word(s, i + words) &&
-                           (!need_city || s->tok[i + words].cap) &&
-                           !s->tok[i + words].all_caps &&
-                           !entity_scan_in(s, i + words, street_stop)))
+        if (words < 3 &&
+            !(entity_scan_word(s, i + words) && (!need_city || s->tok[i + words].cap) &&
+              !s->tok[i + words].all_caps && !entity_scan_in(s, i + words, street_stop)))
             return 0;
     }
     return 0;
@@ -423,8 +456,7 @@ static int push_address(const struct scan *s, struct entity_list *out, size_t fi
     const char *parts[] = {a->street, a->city};
     for (size_t k = 0; k < 2; k++)
         if (parts[k][0])
-            n += (size_t)snprintf(e->norm + n, sizeof e->norm - n, "%s%s", n ? ", " : "",
-                                  parts[k]);
+            n += (size_t)snprintf(e->norm + n, sizeof e->norm - n, "%s%s", n ? ", " : "", parts[k]);
     if (a->state[0] && n < sizeof e->norm)
         n += (size_t)snprintf(e->norm + n, sizeof e->norm - n, "%s%s", n ? ", " : "", a->state);
     if (a->zip[0] && n < sizeof e->norm)
@@ -493,40 +525,54 @@ int entity_scan_addresses(const struct scan *s, struct entity_list *out)
 /* ---- person names ---- */
 
 static const char *const not_names[] = {
-    "i", "i'm", "im", "the", "a", "an", "this", "that", "these", "those", "my", "our", "your",
-    "his", "her", "their", "we", "you", "he", "she", "it", "they", "hi", "hey", "hello",
-    "thanks", "thank", "please", "yes", "no", "ok", "okay", "sure", "new", "old", "price",
-    "quote", "estimate", "client", "customer", "homeowner", "job", "lead", "roof", "roofing",
-    "siding", "gutter", "gutters", "window", "windows", "skylight", "skylights", "shingles",
-    "call", "email", "phone", "text", "what", "how", "when", "where", "who", "why", "can",
-    "could", "would", "should", "will", "is", "are", "was", "do", "does", "did", "let", "let's",
-    "need", "get", "make", "add", "create", "update", "schedule", "send", "and", "or", "but",
-    "so", "also", "just", "actually", "mr", "mrs", "ms", "miss", "dr", "monday", "tuesday",
-    "wednesday", "thursday", "friday", "saturday", "sunday", "mon", "tue", "tues", "wed",
-    "thu", "thur", "thurs", "fri", "sat", "sun", "january", "february", "march", "april", "may",
-    "june", "july", "august", "september", "october", "november", "december", "jan", "feb",
-    "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "today", "tomorrow",
-    "tonight", "street", "avenue", "road", "drive", "lane", "court", "st", "ave", "rd", "dr",
-    "ln", "ct", "blvd", "way", "north", "south", "east", "west", "hip", "gable", "metal",
-    "architectural", "designer", "tab", "standing", "seam", "referral", "from", "for", "with",
-    "at", "on", "in", "to", "of", "by", "go", "ahead", "maybe", "hmm", "nope", "yep", "yeah",
-    "mobile", "cell", "home", "work", "address", "name", "first", "last", "zip", "city",
-    "state", "note", "notes", "permit", "tear", "off", NULL};
+    "i",        "i'm",       "im",        "the",       "a",         "an",
+    "this",     "that",      "these",     "those",     "my",        "our",
+    "your",     "his",       "her",       "their",     "we",        "you",
+    "he",       "she",       "it",        "they",      "hi",        "hey",
+    "hello",    "thanks",    "thank",     "please",    "yes",       "no",
+    "ok",       "okay",      "sure",      "new",       "old",       "price",
+    "quote",    "estimate",  "client",    "customer",  "homeowner", "job",
+    "lead",     "roof",      "roofing",   "siding",    "gutter",    "gutters",
+    "window",   "windows",   "skylight",  "skylights", "shingles",  "call",
+    "email",    "phone",     "text",      "what",      "how",       "when",
+    "where",    "who",       "why",       "can",       "could",     "would",
+    "should",   "will",      "is",        "are",       "was",       "do",
+    "does",     "did",       "let",       "let's",     "need",      "get",
+    "make",     "add",       "create",    "update",    "schedule",  "send",
+    "and",      "or",        "but",       "so",        "also",      "just",
+    "actually", "mr",        "mrs",       "ms",        "miss",      "dr",
+    "monday",   "tuesday",   "wednesday", "thursday",  "friday",    "saturday",
+    "sunday",   "mon",       "tue",       "tues",      "wed",       "thu",
+    "thur",     "thurs",     "fri",       "sat",       "sun",       "january",
+    "february", "march",     "april",     "may",       "june",      "july",
+    "august",   "september", "october",   "november",  "december",  "jan",
+    "feb",      "mar",       "apr",       "jun",       "jul",       "aug",
+    "sep",      "sept",      "oct",       "nov",       "dec",       "today",
+    "tomorrow", "tonight",   "street",    "avenue",    "road",      "drive",
+    "lane",     "court",     "st",        "ave",       "rd",        "dr",
+    "ln",       "ct",        "blvd",      "way",       "north",     "south",
+    "east",     "west",      "hip",       "gable",     "metal",     "architectural",
+    "designer", "tab",       "standing",  "seam",      "referral",  "from",
+    "for",      "with",      "at",        "on",        "in",        "to",
+    "of",       "by",        "go",        "ahead",     "maybe",     "hmm",
+    "nope",     "yep",       "yeah",      "mobile",    "cell",      "home",
+    "work",     "address",   "name",      "first",     "last",      "zip",
+    "city",     "state",     "note",      "notes",     "permit",    "tear",
+    "off",      NULL};
 static const char *const titles[] = {"mr", "mrs", "ms", "miss", "dr", "mister", NULL};
-static const char *const name_cues[] = {"name is", "name's", "named", "for", "customer",
-                                        "client", "homeowner", "homeowners", "lead", "contact",
-                                        NULL};
-static const char *const job_nouns[] = {"job",  "project", "house", "home",  "roof",  "account",
-                                        "estimate", "quote", "file", "residence", "property",
-                                        "family", "place", "deal", NULL};
+static const char *const name_cues[] = {"name is",  "name's",  "named",     "for",
+                                        "customer", "client",  "homeowner", "homeowners",
+                                        "lead",     "contact", NULL};
+static const char *const job_nouns[] = {"job",      "project",  "house", "home", "roof",
+                                        "account",  "estimate", "quote", "file", "residence",
+                                        "property", "family",   "place", "deal", NULL};
 
 /* A name word at token i: capitalised (any case when any_case), not all
  * capitals unless cued ("client MARIA GARCIA", but not a bare "OH" or "NOT
  * SURE"); returns the index after it, joining "Smith-Jones". */
 static size_t name_word(const struct scan *s, size_t i, bool any_case, bool cued)
 {
-    if (!entity_scan_word(s, i) || entity_scan_in(s, i, not_names) ||
-        (!any_case && !s->tok[i].cap))
+    if (!entity_scan_word(s, i) || entity_scan_in(s, i, not_names) || (!any_case && !s->tok[i].cap))
         return 0;
     if (s->tok[i].all_caps && !any_case && entity_scan_tok_len(s, i) > 1 &&
         (!cued || entity_scan_tok_len(s, i) < 3))

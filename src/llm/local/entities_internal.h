@@ -70,6 +70,19 @@ struct scan_number {
 };
 bool entity_scan_number(const struct scan *s, size_t i, struct scan_number *out);
 
+/* A number may start at token i: not glued to a word before it ("J1042",
+ * "ft2"), except the "x" of "x2". */
+bool entity_scan_number_starts(const struct scan *s, size_t i);
+/* Appends an entity of kind for number n spanning tokens [n->first, next),
+ * value and norm set; NULL when the list is full. */
+struct entity *entity_scan_push_number(const struct scan *s, struct entity_list *out,
+                                       enum entity_kind kind, const struct scan_number *n,
+                                       size_t next);
+/* A negation ("no", "without", "don't", "instead" …) in the clause before
+ * token i, at most window tokens back (a comma, "and", "but" … end the
+ * clause); returns its index + 1, or 0. */
+size_t entity_scan_negated_before(const struct scan *s, size_t i, int window);
+
 /* Appends an entity spanning tokens [first, next); NULL when the list is full. */
 struct entity *entity_scan_push(const struct scan *s, struct entity_list *out,
                                 enum entity_kind kind, size_t first, size_t next);
@@ -83,7 +96,13 @@ void entity_singular(char *word);
 /* Formats a number without trailing zeros ("2400", "2.5"). */
 void entity_format_number(double v, char *out, size_t outlen);
 
-/* The recognisers over an open scan (entities.c, entities_contact.c, entities_time.c). */
+typedef int entity_scan_fn(const struct scan *s, struct entity_list *out);
+/* Opens a scan of text, runs fn over it, closes it: fn's result, or the
+ * scan's ERR_INVALID / ERR_LIMIT. */
+int entity_scan_run(const char *text, struct entity_list *out, entity_scan_fn *fn);
+
+/* The recognisers over an open scan (entities.c, entities_measure.c,
+ * entities_contact.c, entities_time.c). */
 int entity_scan_numbers(const struct scan *s, struct entity_list *out);
 int entity_scan_quantities(const struct scan *s, struct entity_list *out);
 int entity_scan_pitches(const struct scan *s, struct entity_list *out);

@@ -79,16 +79,19 @@ struct now {
 };
 
 static const char *const weekdays[][4] = {
-    {"sunday", "sun", NULL},           {"monday", "mon", NULL},
-    {"tuesday", "tue", "tues", NULL},  {"wednesday", "wed", NULL},
-    {"thursday", "thu", "thurs", "thur"}, {"friday", "fri", NULL},
+    {"sunday", "sun", NULL},
+    {"monday", "mon", NULL},
+    {"tuesday", "tue", "tues", NULL},
+    {"wednesday", "wed", NULL},
+    {"thursday", "thu", "thurs", "thur"},
+    {"friday", "fri", NULL},
     {"saturday", "sat", NULL},
 };
 static const char *const months[][3] = {
-    {"january", "jan", NULL},   {"february", "feb", NULL}, {"march", "mar", NULL},
-    {"april", "apr", NULL},     {"may", NULL, NULL},       {"june", "jun", NULL},
-    {"july", "jul", NULL},      {"august", "aug", NULL},   {"september", "sep", "sept"},
-    {"october", "oct", NULL},   {"november", "nov", NULL}, {"december", "dec", NULL},
+    {"january", "jan", NULL}, {"february", "feb", NULL}, {"march", "mar", NULL},
+    {"april", "apr", NULL},   {"may", NULL, NULL},       {"june", "jun", NULL},
+    {"july", "jul", NULL},    {"august", "aug", NULL},   {"september", "sep", "sept"},
+    {"october", "oct", NULL}, {"november", "nov", NULL}, {"december", "dec", NULL},
 };
 
 static int weekday_at(const struct scan *s, size_t i)
@@ -220,8 +223,8 @@ static bool named_date(const struct scan *s, size_t i, const struct now *now, st
 static bool ordinal_day(const struct scan *s, size_t i, const struct now *now, struct part *p)
 {
     size_t j;
-    if (!entity_scan_is(s, i, "the") || !entity_scan_num(s, i + 1) ||
-        !entity_scan_word(s, i + 2) || !entity_scan_glued(s, i + 2))
+    if (!entity_scan_is(s, i, "the") || !entity_scan_num(s, i + 1) || !entity_scan_word(s, i + 2) ||
+        !entity_scan_glued(s, i + 2))
         return false;
     long d = day_at(s, i + 1, &j);
     if (d < 0 || j != i + 3)
@@ -298,9 +301,10 @@ static int meridiem_at(const struct scan *s, size_t j, size_t *next)
 }
 
 /* Words that may follow "at 3" when 3 is a time. */
-static const char *const after_time[] = {
-    "on", "tomorrow", "today", "tonight", "this", "next", "in", "and", "or", "please", "then",
-    "for", "with", "to", "o'clock", "sharp", "ok", "okay", "if", "works", "is", "would", NULL};
+static const char *const after_time[] = {"on",   "tomorrow", "today",   "tonight", "this", "next",
+                                         "in",   "and",      "or",      "please",  "then", "for",
+                                         "with", "to",       "o'clock", "sharp",   "ok",   "okay",
+                                         "if",   "works",    "is",      "would",   NULL};
 
 static bool time_followed_ok(const struct scan *s, size_t j)
 {
@@ -437,10 +441,9 @@ static int flush_moment(const struct scan *s, const struct now *now, struct mome
  * flushed first. */
 static bool merge_part(const struct scan *s, struct moment *m, const struct part *p)
 {
-    if (m->used && (!gap_ok(s, m->next, p->first) ||
-                    (p->kind == PART_DATE && m->has_date) ||
-                    (p->kind == PART_TIME && m->has_time) ||
-                    (p->kind == PART_DAYPART && m->has_daypart)))
+    if (m->used &&
+        (!gap_ok(s, m->next, p->first) || (p->kind == PART_DATE && m->has_date) ||
+         (p->kind == PART_TIME && m->has_time) || (p->kind == PART_DAYPART && m->has_daypart)))
         return false;
     if (!m->used)
         m->first = p->first;

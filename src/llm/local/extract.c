@@ -40,6 +40,8 @@
 /* The longest question extract_question writes. */
 #define EXTRACT_QUESTION_MAX 2048
 
+/* How sure a candidate is; CONF_WEAK and CONF_FIRM are the person
+ * confidences of entities.h (a bare "First Last" pair, a cued name). */
 enum { CONF_WEAK = 1, CONF_FIRM = 2, CONF_CUE = 3 };
 
 struct text {
@@ -47,6 +49,7 @@ struct text {
     struct scan scan;
     struct entity_list ents;
     bool *taken;                  /* per ents item */
+    bool *plain;                  /* per ents item: a NUMBER that is nothing more */
     struct entity_list *hits;     /* per field: enum mentions */
     struct entity_list *cue_hits; /* per field: the property named */
     struct entity_list *examples; /* per field: an example said */
@@ -120,13 +123,18 @@ static bool expecting_under(const struct extractor *x, const char *prefix)
     return false;
 }
 
-/* The first token starting at or after byte. */
+/* The first token starting at or after byte (binary search). */
 static size_t token_at(const struct scan *s, size_t byte)
 {
-    size_t i = 0;
-    while (i < s->n_tok && entity_scan_start(s, i) < byte)
-        i++;
-    return i;
+    size_t lo = 0, hi = s->n_tok;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (entity_scan_start(s, mid) < byte)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
 }
 
 static void set_value(struct field *f, json_t *value, int confidence, int from_text)
@@ -161,6 +169,25 @@ static int find_mentions(const struct text *t, const struct field_choices *c,
     return 0;
 }
 
+/* Marks the NUMBER entities that are nothing more specific: not part of a
+ * phone, pitch, date, area, address or an enum value ("3" of "3-tab"). */
+static void find_plain_numbers(const struct extractor *x, struct text *t)
+{
+    t->plain = xcalloc(t->ents.len + 1, sizeof *t->plain);
+    for (size_t k = 0; k < t->ents.len; k++) {
+        const struct entity *e = &t->ents.items[k];
+        if (e->kind != ENTITY_NUMBER || on_choice(x, t, e->start, e->end))
+            continue;
+        bool plain = true;
+        for (size_t j = 0; j < t->ents.len && plain; j++) {
+            const struct entity *o = &t->ents.items[j];
+            plain = o->kind == ENTITY_NUMBER || o->kind == ENTITY_COUNT ||
+                    !overlap(e->start, e->end, o->start, o->end);
+        }
+        t->plain[k] = plain;
+    }
+}
+
 static int analyse_text(struct extractor *x, struct text *t, const char *text)
 {
     t->text = text;
@@ -180,7 +207,10 @@ static int analyse_text(struct extractor *x, struct text *t, const char *text)
         if (rc == 0)
             rc = find_mentions(t, &x->fields[f].examples, &t->examples[f]);
     }
-    return rc < 0 ? rc : 0;
+    if (rc < 0)
+        return rc;
+    find_plain_numbers(x, t);
+    return 0;
 }
 
 static void free_text(struct extractor *x, struct text *t)
@@ -196,24 +226,15 @@ static void free_text(struct extractor *x, struct text *t)
     free(t->cue_hits);
     free(t->examples);
     free(t->taken);
+    free(t->plain);
 }
 
 /* ---- quantities for lists ---- */
 
-/* A NUMBER entity that is nothing more specific (not part of a phone, a
- * pitch, a date, an enum value …). */
-static bool free_number(const struct extractor *x, const struct text *t, size_t k)
+/* A plain NUMBER entity (see find_plain_numbers) not used yet. */
+static bool free_number(const struct text *t, size_t k)
 {
-    const struct entity *e = &t->ents.items[k];
-    if (e->kind != ENTITY_NUMBER || t->taken[k])
-        return false;
-    for (size_t j = 0; j < t->ents.len; j++) {
-        const struct entity *o = &t->ents.items[j];
-        if (j != k && o->kind != ENTITY_COUNT && overlap(e->start, e->end, o->start, o->end) &&
-            (o->kind != ENTITY_NUMBER || t->taken[j]))
-            return false;
-    }
-    return !on_choice(x, t, e->start, e->end);
+    return t->plain[k] && !t->taken[k];
 }
 
 static bool quantity_entity(const struct extractor *x, const struct text *t, size_t k)
@@ -223,7 +244,7 @@ static bool quantity_entity(const struct extractor *x, const struct text *t, siz
         return false;
     if (e->kind == ENTITY_AREA || e->kind == ENTITY_LENGTH || e->kind == ENTITY_COUNT)
         return !on_hard(t, e->start, e->end);
-    return free_number(x, t, k);
+    return free_number(t, k);
 }
 
 /* The words of a choice's value and aliases (so "2 double-hung windows"
@@ -252,11 +273,13 @@ static bool choice_word(const struct entity_choice *c, const char *word)
 static bool gap_before_ok(const struct text *t, const struct entity_choice *c, size_t from,
                           size_t to)
 {
-    static const char *const fillers[] = {
-        "of",       "new",      "more",   "additional", "extra",    "the",    "seamless",
-        "replacement", "old",   "existing", "large",    "small",    "big",    "custom",
-        "standard", "those",    "these",  "total",      "about",    "around", "roughly",
-        "approximately", "approx", "worth", "aluminum", "vinyl",   "-",      NULL};
+    static const char *const fillers[] = {"of",       "new",           "more",     "additional",
+                                          "extra",    "the",           "seamless", "replacement",
+                                          "old",      "existing",      "large",    "small",
+                                          "big",      "custom",        "standard", "those",
+                                          "these",    "total",         "about",    "around",
+                                          "roughly",  "approximately", "approx",   "worth",
+                                          "aluminum", "vinyl",         "-",        NULL};
     if (to < from || to - from > 3)
         return false;
     for (size_t k = from; k < to; k++) {
@@ -270,9 +293,24 @@ static bool gap_before_ok(const struct text *t, const struct entity_choice *c, s
 
 static bool gap_after_ok(const struct text *t, size_t from, size_t to)
 {
-    static const char *const glue[] = {":",  "-",     "(",      "x",     "=",   "~",
-                                       "of", "about", "around", "approx", "approximately",
-                                       "roughly", "is", "are", "at", "qty", "quantity", NULL};
+    static const char *const glue[] = {":",
+                                       "-",
+                                       "(",
+                                       "x",
+                                       "=",
+                                       "~",
+                                       "of",
+                                       "about",
+                                       "around",
+                                       "approx",
+                                       "approximately",
+                                       "roughly",
+                                       "is",
+                                       "are",
+                                       "at",
+                                       "qty",
+                                       "quantity",
+                                       NULL};
     if (to < from || to - from > 2)
         return false;
     for (size_t k = from; k < to; k++)
@@ -476,8 +514,8 @@ static long last_entity(const struct extractor *x, const struct text *t, const s
             const struct entity_address *a = &e->address;
             if ((f->kind == FIELD_STREET || f->kind == FIELD_ADDRESS) && !a->street[0])
                 continue;
-            if ((f->kind == FIELD_CITY && !a->city[0]) || (f->kind == FIELD_STATE && !a->state[0]) ||
-                (f->kind == FIELD_ZIP && !a->zip[0]))
+            if ((f->kind == FIELD_CITY && !a->city[0]) ||
+                (f->kind == FIELD_STATE && !a->state[0]) || (f->kind == FIELD_ZIP && !a->zip[0]))
                 continue;
         }
         return (long)(k - 1);
@@ -489,8 +527,8 @@ static long last_entity(const struct extractor *x, const struct text *t, const s
  * need_separator: the cue must be followed by ':', '=', '-' or is/was/are. */
 static bool after_cue(const char *text, size_t end, bool need_separator, size_t *out)
 {
-    static const char *const verbs[] = {"is ", "was ", "are ", "were ", "of ", "about ",
-                                        "around ", "roughly ", NULL};
+    static const char *const verbs[] = {"is ",    "was ",    "are ",     "were ", "of ",
+                                        "about ", "around ", "roughly ", NULL};
     size_t p = end;
     bool sep = false;
     while (text[p] == ' ' || text[p] == '\t')
@@ -548,7 +586,7 @@ static struct candidate cue_number(const struct extractor *x, const struct text 
             continue;
         for (size_t k = 0; k < t->ents.len; k++) {
             const struct entity *e = &t->ents.items[k];
-            if (e->start == p && free_number(x, t, k) && extract_field_in_range(f, e->value)) {
+            if (e->start == p && free_number(t, k) && extract_field_in_range(f, e->value)) {
                 c.value = extract_field_number(f, e->value);
                 c.confidence = CONF_FIRM;
                 c.ent = (long)k;
@@ -759,8 +797,7 @@ static bool slot_fits(const struct slot *s, double v)
 {
     if (s->element)
         return v > 0 && (!s->field->qty_integer || fabs(v - round(v)) < 1e-9);
-    return extract_field_in_range(s->field, v) &&
-           (!s->field->integer || fabs(v - round(v)) < 1e-9);
+    return extract_field_in_range(s->field, v) && (!s->field->integer || fabs(v - round(v)) < 1e-9);
 }
 
 static void slot_fill(struct extractor *x, const struct slot *s, const struct entity *e)
@@ -772,8 +809,6 @@ static void slot_fill(struct extractor *x, const struct slot *s, const struct en
         json_object_set_new(s->element, s->field->qty_name, extract_field_number(&shape, v));
         return;
     }
-    if (s->field->kind == FIELD_AREA && s->field->in_squares)
-        v = e->value; /* a bare number for squares is squares */
     set_value(s->field, extract_field_number(s->field, v), CONF_FIRM, last);
 }
 
@@ -834,7 +869,7 @@ static void answer_numbers(struct extractor *x)
     struct slot slots[16];
     size_t nums[16], n_slots = collect_slots(x, slots, 16), n_nums = 0;
     for (size_t k = 0; k < t->ents.len && n_nums < 16; k++)
-        if (free_number(x, t, k))
+        if (free_number(t, k))
             nums[n_nums++] = k;
     if (!n_slots || !n_nums || (n_slots == 1 && n_nums > 1))
         return;
@@ -858,8 +893,8 @@ static void answer_numbers(struct extractor *x)
 /* The last message without lead-ins ("it's", "that's") and end punctuation. */
 static char *whole_answer(const char *text)
 {
-    static const char *const lead_ins[] = {"it's ", "its ", "it is ", "that's ", "thats ",
-                                           "that is ", "they're ", "the ", NULL};
+    static const char *const lead_ins[] = {"it's ",    "its ",     "it is ", "that's ", "thats ",
+                                           "that is ", "they're ", "the ",   NULL};
     while (isspace((unsigned char)*text))
         text++;
     for (const char *const *l = lead_ins; *l; l++)
@@ -1061,11 +1096,13 @@ static int analyse_texts(struct extractor *x, const char *const *user_texts, siz
     for (size_t k = first; k < n_texts; k++) {
         const char *text = user_texts[k] ? user_texts[k] : "";
         int rc = analyse_text(x, &x->texts[x->n_texts++], text);
-        if (rc < 0) {
-            snprintf(err, errlen, "message %zu is longer than %d bytes", k + 1,
-                     ENTITY_TEXT_LIMIT);
+        if (rc < 0 && strlen(text) > ENTITY_TEXT_LIMIT)
+            snprintf(err, errlen, "message %zu is longer than %d bytes", k + 1, ENTITY_TEXT_LIMIT);
+        else if (rc < 0)
+            snprintf(err, errlen, "message %zu has more than %d values to read", k + 1,
+                     ENTITY_LIST_LIMIT);
+        if (rc < 0)
             return rc;
-        }
     }
     return 0;
 }

@@ -60,8 +60,9 @@ struct extract_options {
  * root, a required object, an object the user named ("how much for a roof")
  * or one with something filled. user_texts are the user's messages, oldest
  * first; opt may be NULL. Returns 0, or ERR_INVALID (not an object schema,
- * NULL arguments) / ERR_LIMIT (a text over ENTITY_TEXT_LIMIT bytes, too many
- * properties) with a sentence in err; on error both outputs are NULL. */
+ * NULL arguments) / ERR_LIMIT (a text over ENTITY_TEXT_LIMIT bytes or with
+ * more than ENTITY_LIST_LIMIT values, too many properties) with a sentence
+ * in err; on error both outputs are NULL. */
 int extract_arguments(const json_t *schema, const char *const *user_texts, size_t n_texts,
                       const struct extract_options *opt, json_t **args_out, json_t **missing_out,
                       char *err, size_t errlen);

@@ -67,7 +67,8 @@ static const struct kind_hint kind_hints[] = {
     {{"linear feet", "linear foot", "lineal", "linear ft", "=length", NULL}, FIELD_LENGTH, T_NUM},
     {{"pitch", "=rise", "=slope", NULL}, FIELD_PITCH, T_NUM},
     {{"layer", "layers", NULL}, FIELD_LAYERS, T_NUM},
-    {{"=price", "=cost", "=amount", "=budget", "dollars", "usd", "=total", NULL}, FIELD_MONEY,
+    {{"=price", "=cost", "=amount", "=budget", "dollars", "usd", "=total", NULL},
+     FIELD_MONEY,
      T_NUM},
     {{"job id", "job number", "=job", NULL}, FIELD_JOB_ID, T_NUM | T_STR},
     {{"=quantity", "=qty", "=count", "how many", "=number of", NULL}, FIELD_COUNT, T_NUM},
@@ -82,7 +83,8 @@ static const struct kind_hint kind_hints[] = {
     {{"=address", NULL}, FIELD_ADDRESS, T_STR},
     {{"full name", "customer name", "client name", "=name", NULL}, FIELD_FULL_NAME, T_STR},
     {{"=date time", "=datetime", "=when", "=appointment", "=start time", "=time", NULL},
-     FIELD_DATETIME, T_STR},
+     FIELD_DATETIME,
+     T_STR},
     {{"=date", "=day", NULL}, FIELD_DATE, T_STR},
 };
 
@@ -223,8 +225,8 @@ static void build_enum_choices(struct field_choices *c, const json_t *schema)
 
 static bool unit_word(const char *w)
 {
-    static const char *const units[] = {"sqft", "ft", "feet", "id", "qty", "num", "count", "sq",
-                                        "lf", "usd", "in", "at", "on", "is", NULL};
+    static const char *const units[] = {"sqft", "ft",  "feet", "id", "qty", "num", "count", "sq",
+                                        "lf",   "usd", "in",   "at", "on",  "is",  NULL};
     for (const char *const *u = units; *u; u++)
         if (strcmp(w, *u) == 0)
             return true;
@@ -328,8 +330,7 @@ static int add_field(struct builder *b, const char *name, const json_t *schema, 
                      bool required, int *index)
 {
     if (b->n >= EXTRACT_MAX_FIELDS) {
-        snprintf(b->err, b->errlen, "the schema has more than %d properties",
-                 EXTRACT_MAX_FIELDS);
+        snprintf(b->err, b->errlen, "the schema has more than %d properties", EXTRACT_MAX_FIELDS);
         return ERR_LIMIT;
     }
     struct field *f = &b->fields[b->n];
@@ -461,9 +462,8 @@ int extract_fields_build(const json_t *schema, struct field **fields, size_t *n_
         snprintf(err, errlen, "the tool's parameters are not an object schema with properties");
         return ERR_INVALID;
     }
-    struct builder b = {.fields = xcalloc(EXTRACT_MAX_FIELDS, sizeof *b.fields),
-                        .err = err,
-                        .errlen = errlen};
+    struct builder b = {
+        .fields = xcalloc(EXTRACT_MAX_FIELDS, sizeof *b.fields), .err = err, .errlen = errlen};
     int root;
     int rc = add_field(&b, "", schema, -1, true, &root);
     b.fields[root].kind = FIELD_OBJECT;

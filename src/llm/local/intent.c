@@ -1,18 +1,22 @@
 /* intent — hashed n-gram features + multinomial logistic regression. See intent.h.
  *
- * Owns: the model — label names; a table from each of the 2^INTENT_FEATURE_BITS
- * hashed buckets to a dense weight row (0 = never used in training); the rows,
- * n_outputs floats each so one feature's weights are adjacent; biases; which
- * rows labelled data used. intent_classify only reads it and keeps its
- * scratch on the stack (about 40 KiB).
+ * Owns: the model (laid out in intent_internal.h, which intent_cache.c
+ * shares) — label names; a bitmap of the 2^INTENT_FEATURE_BITS hashed buckets
+ * training used, with running counts, that maps a bucket to its dense weight
+ * row (rows are in bucket order); the rows, n_outputs floats each so one
+ * feature's weights are adjacent; biases; which rows labelled data used; and
+ * the recipe hash that tells a cached model from another trainer.
+ * intent_classify only reads the model and keeps its scratch on the stack
+ * (about 40 KiB).
  *
  * Pipeline: text → tokens (normalised words, see tokenize) → sparse vector
  * (hashed ids, merged, L2-normalised) → scores → softmax → the hidden "none"
  * output's mass spread evenly over the labels → shrink toward uniform by
  * coverage. Training reads the files, turns every line into a sparse vector
  * once, gives the buckets in use dense rows (so only rows × outputs floats
- * are touched: ~1 MiB for the table plus well under 1 MiB of weights for the
- * shipped data, and ~20 ms), then runs AdaGrad epochs over a seeded shuffle.
+ * are touched: 48 KiB for the bitmap and counts plus ~0.4 MiB of weights for
+ * the shipped data, and ~20 ms), then runs AdaGrad epochs over a seeded
+ * shuffle.
  * Hyper-parameters below were chosen by 5-fold cross-validation on the
  * training files and checked on the held-out file (data/intents/heldout.tsv),
  * which training never reads. */
@@ -400,6 +404,38 @@ static void featurize(const char *text, struct features *fs)
         fs->f[i].value = (float)(fs->f[i].value / norm);
 }
 
+/* ---- bucket → row ----------------------------------------------------- */
+
+/* Set bits in x (SWAR: portable C, and a few instructions). */
+static uint32_t popcount64(uint64_t x)
+{
+    x = x - ((x >> 1) & 0x5555555555555555ull);
+    x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+    return (uint32_t)((x * 0x0101010101010101ull) >> 56);
+}
+
+size_t intent_model_index(struct intent_model *model)
+{
+    if (!model->below)
+        model->below = xmalloc(INTENT_BITMAP_WORDS * sizeof *model->below);
+    size_t rows = 0;
+    for (size_t w = 0; w < INTENT_BITMAP_WORDS; w++) {
+        model->below[w] = (uint32_t)rows;
+        rows += popcount64(model->used[w]);
+    }
+    return rows;
+}
+
+/* 1 + the weight row of bucket, or 0 when training never used it. */
+static uint32_t row_of(const struct intent_model *m, uint32_t bucket)
+{
+    uint64_t word = m->used[bucket / 64], bit = (uint64_t)1 << (bucket % 64);
+    if (!(word & bit))
+        return 0;
+    return m->below[bucket / 64] + popcount64(word & (bit - 1)) + 1;
+}
+
 /* ---- scoring ---------------------------------------------------------- */
 
 static void scores(const struct intent_model *m, const struct features *fs, double *out)
@@ -408,7 +444,7 @@ static void scores(const struct intent_model *m, const struct features *fs, doub
     for (size_t c = 0; c < k; c++)
         out[c] = m->bias[c];
     for (size_t i = 0; i < fs->n; i++) {
-        uint32_t row = m->row_of[fs->f[i].id];
+        uint32_t row = row_of(m, fs->f[i].id);
         if (row == 0)
             continue;
         const float *w = m->weights + (size_t)(row - 1) * k;
@@ -522,19 +558,18 @@ static void train_step(struct intent_model *m, const struct dataset *d, size_t e
     }
 }
 
-/* Gives every bucket the dataset uses a dense row (in order of first use) and
+/* Gives every bucket the dataset uses a dense row (in bucket order) and
  * rewrites the dataset's ids from buckets to rows, so training touches
- * rows × outputs floats instead of the whole hashed space. */
+ * rows × outputs floats instead of the whole hashed space. (Which row a
+ * bucket gets changes no arithmetic: each weight is updated on its own.) */
 static void assign_rows(struct intent_model *m, struct dataset *d)
 {
-    m->row_of = xcalloc(N_FEATURES, sizeof *m->row_of);
-    m->n_rows = 0;
-    for (size_t i = 0; i < d->pool_len; i++) {
-        uint32_t *row = &m->row_of[d->ids[i]];
-        if (*row == 0)
-            *row = (uint32_t)++m->n_rows;
-        d->ids[i] = *row - 1;
-    }
+    m->used = xcalloc(INTENT_BITMAP_WORDS, sizeof *m->used);
+    for (size_t i = 0; i < d->pool_len; i++)
+        m->used[d->ids[i] / 64] |= (uint64_t)1 << (d->ids[i] % 64);
+    m->n_rows = intent_model_index(m);
+    for (size_t i = 0; i < d->pool_len; i++)
+        d->ids[i] = row_of(m, d->ids[i]) - 1;
     m->labelled = xcalloc(m->n_rows ? m->n_rows : 1, 1);
     for (size_t e = 0; e < d->n; e++)
         for (size_t i = d->start[e]; i < d->start[e + 1] && d->label[e] != BACKGROUND; i++)
@@ -884,10 +919,11 @@ void intent_model_free(struct intent_model *model)
 {
     if (!model)
         return;
-    free(model->row_of);
+    free(model->below);
     if (model->storage) {
-        free(model->storage); /* weights and labelled point into it */
+        free(model->storage); /* used, weights and labelled point into it */
     } else {
+        free(model->used);
         free(model->weights);
         free(model->labelled);
     }
@@ -915,7 +951,7 @@ static double coverage_of(const struct intent_model *m, const struct features *f
 {
     double seen = 0;
     for (size_t i = 0; i < fs->n; i++) {
-        uint32_t row = m->row_of[fs->f[i].id];
+        uint32_t row = row_of(m, fs->f[i].id);
         if (row != 0 && m->labelled[row - 1])
             seen += (double)fs->f[i].value * fs->f[i].value;
     }

@@ -10,7 +10,7 @@
  *               feature bits, label size, and the counts below
  *   labels      n_labels × INTENT_LABEL_MAX bytes, NUL-padded names
  *   bias        n_outputs floats
- *   buckets     n_rows uint32: the hashed bucket of each weight row
+ *   used        INTENT_BITMAP_WORDS uint64: the bitmap of buckets with a row
  *   weights     n_rows × n_outputs floats, exactly the model's array
  *   labelled    n_rows bytes
  *
@@ -19,11 +19,12 @@
  * tens of microseconds for the ~0.5 MB file, and any change confined to one
  * word is always caught (each step is a bijection of the lane state and of
  * the word). A load reads the file in one read() into one buffer that the
- * model keeps: weights and labelled point into it, so nothing is copied but
- * the bucket → row table (rebuilt from buckets, which are checked in range and
- * distinct so a crafted file cannot write outside it). Checks run in this
- * order, each with its own message: magic, byte order, version, sizes,
- * checksum, recipe, fingerprint, then the labels and buckets themselves.
+ * model keeps: the bitmap, weights and labelled point into it, so nothing is
+ * copied; only the 16 KiB of running row counts are computed (and their
+ * total must equal the header's row count, so no bitmap can send a lookup
+ * past the weights). Checks run in this order, each with its own message:
+ * magic, byte order, version, sizes, checksum, recipe, fingerprint, then the
+ * labels and the bitmap themselves.
  *
  * The fingerprint must be taken before training reads the files: if they
  * change in between, the cache then carries the old fingerprint and is
@@ -72,7 +73,7 @@ _Static_assert(sizeof INTENT_CACHE_MAGIC - 1 == 8, "the magic is 8 bytes");
 
 /* Offsets of the sections and the file's size, from the header's counts. */
 struct layout {
-    size_t labels, bias, buckets, weights, labelled, total;
+    size_t labels, bias, used, weights, labelled, total;
 };
 
 static size_t align8(size_t n)
@@ -87,8 +88,8 @@ static struct layout layout_of(size_t n_labels, size_t n_outputs, size_t n_rows)
     struct layout l;
     l.labels = sizeof(struct cache_header);
     l.bias = l.labels + align8(n_labels * INTENT_LABEL_MAX);
-    l.buckets = l.bias + align8(n_outputs * sizeof(float));
-    l.weights = l.buckets + align8(n_rows * sizeof(uint32_t));
+    l.used = l.bias + align8(n_outputs * sizeof(float));
+    l.weights = l.used + INTENT_BITMAP_WORDS * sizeof(uint64_t);
     l.labelled = l.weights + align8(n_rows * n_outputs * sizeof(float));
     l.total = l.labelled + align8(n_rows);
     return l;
@@ -257,12 +258,7 @@ static unsigned char *serialize(const struct intent_model *m, uint64_t fingerpri
     memcpy(h.magic, INTENT_CACHE_MAGIC, sizeof h.magic);
     memcpy(buf + l.labels, m->labels, m->n_labels * INTENT_LABEL_MAX);
     memcpy(buf + l.bias, m->bias, m->n_outputs * sizeof(float));
-    uint32_t *buckets = xmalloc((m->n_rows ? m->n_rows : 1) * sizeof *buckets);
-    for (uint32_t b = 0; b < INTENT_N_FEATURES; b++)
-        if (m->row_of[b] != 0)
-            buckets[m->row_of[b] - 1] = b;
-    memcpy(buf + l.buckets, buckets, m->n_rows * sizeof *buckets);
-    free(buckets);
+    memcpy(buf + l.used, m->used, INTENT_BITMAP_WORDS * sizeof(uint64_t));
     memcpy(buf + l.weights, m->weights, m->n_rows * m->n_outputs * sizeof(float));
     memcpy(buf + l.labelled, m->labelled, m->n_rows);
     memcpy(buf, &h, sizeof h);
@@ -477,19 +473,14 @@ static enum load_status build_model(struct intent_model *m, unsigned char *data,
             return LOAD_BAD;
         }
     memcpy(m->bias, data + l.bias, h.n_outputs * sizeof(float));
+    m->used = (uint64_t *)(void *)(data + l.used);
     m->weights = (float *)(void *)(data + l.weights);
     m->labelled = data + l.labelled;
-    m->row_of = xcalloc(INTENT_N_FEATURES, sizeof *m->row_of);
-    const unsigned char *buckets = data + l.buckets;
-    for (uint32_t r = 0; r < h.n_rows; r++) {
-        uint32_t b;
-        memcpy(&b, buckets + (size_t)r * sizeof b, sizeof b);
-        if (b >= INTENT_N_FEATURES || m->row_of[b] != 0) {
-            snprintf(err, errlen, "%s: corrupt: row %u has bucket %u (out of range or repeated)",
-                     path, r, b);
-            return LOAD_BAD;
-        }
-        m->row_of[b] = r + 1;
+    size_t rows = intent_model_index(m);
+    if (rows != m->n_rows) {
+        snprintf(err, errlen, "%s: corrupt: the bitmap has %zu rows, the header %zu", path, rows,
+                 m->n_rows);
+        return LOAD_BAD;
     }
     return LOAD_OK;
 }
