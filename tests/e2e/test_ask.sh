@@ -308,6 +308,21 @@ t_garbage() {
     stop_fake
 }
 
+t_timeout() {
+    fresh timeout
+    write_script timeout '{"hang":true}'
+    start "$SCRIPT" || return
+    started=$(date +%s)
+    HARDE_OPENAI_TIMEOUT_S=1 HARDE_OPENAI_MAX_RETRIES=0 ask timeout "$ASK"
+    took=$(($(date +%s) - started))
+    check_status "hung server: exits non-zero" nonzero
+    check_match "hung server: says the model did not answer in time" "$RUN_ERR" \
+        "did not answer within 1 s"
+    if [ "$took" -le 10 ]; then ok "hung server: gives up after the timeout (${took}s)"; else
+        not_ok "hung server: gives up after the timeout" "took ${took}s"; fi
+    stop_fake
+}
+
 t_truncated() {
     fresh truncated
     write_script truncated "$T" "$Q" "$(with '"truncate_after_chunks":4' "$F")"
@@ -434,6 +449,7 @@ e2e_test "ask: 401 names the API key" t_auth
 e2e_test "ask: unknown model is named" t_unknown_model
 e2e_test "ask: garbage response is a clear error" t_garbage
 e2e_test "ask: truncated stream is a clear error" t_truncated
+e2e_test "ask: a hung server times out with a clear error" t_timeout
 e2e_test "ask: invalid tool JSON goes back to the model" t_invalid_tool_json
 e2e_test "ask: 1-byte split stream gives the same text" t_split_stream
 e2e_test "ask: the API key never leaks" t_key_not_leaked
