@@ -3,7 +3,7 @@
 # A no-op when everything is already there; otherwise one apt-get call.
 set -eu
 PACKAGES="build-essential pkg-config libcurl4-openssl-dev libjansson-dev libsqlite3-dev
-libcmocka-dev python3 curl ca-certificates"
+libcmocka-dev libmicrohttpd-dev python3 curl ca-certificates"
 missing=""
 for p in $PACKAGES; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -124,7 +124,16 @@ struct agent_run_options {
     void *event_user;
     void *context; /* becomes agent_context.user */
     volatile sig_atomic_t *cancel;
+    /* Budget of the conversation sent to the model, in estimated tokens
+     * (about 4 bytes each); 0 = everything. Oldest whole turns are left out
+     * first; the current turn is always sent. */
+    long max_history_tokens;
 };
+
+/* Index of the first message of m to send under a budget of max_tokens
+ * (see agent_run_options.max_history_tokens). Starts at a user message, so a
+ * tool call is never sent without its result. */
+size_t agent_history_start(const struct llm_messages *m, long max_tokens);
 
 enum agent_span_kind { AGENT_SPAN_RUN, AGENT_SPAN_MODEL, AGENT_SPAN_TOOL, AGENT_SPAN_HANDOFF,
                        AGENT_SPAN_GUARDRAIL };

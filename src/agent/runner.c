@@ -531,18 +531,51 @@ static size_t append_response(struct run *r, struct llm_response *resp)
     return index;
 }
 
+static long message_tokens(const struct llm_message *m)
+{
+    size_t bytes = 16 + (m->content ? strlen(m->content) : 0);
+    for (size_t i = 0; i < m->n_tool_calls; i++)
+        bytes += 32 + (m->tool_calls[i].arguments ? strlen(m->tool_calls[i].arguments) : 0);
+    return (long)(bytes / 4);
+}
+
+size_t agent_history_start(const struct llm_messages *m, long max_tokens)
+{
+    if (max_tokens <= 0 || m->len == 0)
+        return 0;
+    size_t current = m->len; /* the current turn starts at the last user message */
+    while (current > 0 && m->items[current - 1].role != LLM_ROLE_USER)
+        current--;
+    current = current ? current - 1 : 0;
+    long total = 0;
+    for (size_t i = current; i < m->len; i++)
+        total += message_tokens(&m->items[i]);
+    size_t start = current;
+    /* Walk back whole turns (a user message and everything after it), so a
+     * tool call is never separated from its result. */
+    for (size_t i = current; i-- > 0;) {
+        total += message_tokens(&m->items[i]);
+        if (total > max_tokens)
+            break;
+        if (m->items[i].role == LLM_ROLE_USER)
+            start = i;
+    }
+    return start;
+}
+
 /* One model call for the acting agent: 0 with *resp filled, or ERR_* with
  * r->err. */
 static int call_model(struct run *r, struct prepared_agent *p, struct llm_response *resp)
 {
     const struct agent *a = r->agent;
     char *dynamic = a->dynamic_instructions ? a->dynamic_instructions(&r->ctx) : NULL;
+    size_t history = agent_history_start(r->conversation, r->options->max_history_tokens);
     struct llm_request req = {
         .model = a->model ? a->model : r->options->default_model,
         .agent = a->name,
         .instructions = a->dynamic_instructions ? dynamic : a->instructions,
-        .messages = r->conversation->items,
-        .n_messages = r->conversation->len,
+        .messages = r->conversation->items + history,
+        .n_messages = r->conversation->len - history,
         .tools = p->specs,
         .n_tools = p->n_specs,
         .settings = a->settings,

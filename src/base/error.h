@@ -22,7 +22,9 @@
     X(RATE_LIMIT, -13, "rate limited")                                                         \
     X(MAX_TURNS, -14, "the run exceeded its maximum number of turns")                          \
     X(GUARDRAIL, -15, "a guardrail stopped the run")                                           \
-    X(TOOL, -16, "a tool failed")
+    X(TOOL, -16, "a tool failed")                                                              \
+    X(CONFLICT, -17, "changed or held by someone else")                                        \
+    X(EXISTS, -18, "already exists")
 
 enum {
 #define ERR_ENUM(name, code, text) ERR_##name = code,

@@ -3,7 +3,8 @@
  * Configuration keys read here (every one overridable by HARDE_<SECTION>_<KEY>):
  *   [harde]   data_dir, share_dir
  *   [log]     level, file
- *   [model]   backend (auto|openai|local), triage, specialist, max_turns, intents
+ *   [model]   backend (auto|openai|local), triage, specialist, max_turns, history_tokens,
+ *             intents
  *   [kb]      dir, index
  *   [openai]  base_url, timeout_s, connect_timeout_s, max_retries
  *   [http]    retry_base_ms
@@ -217,7 +218,9 @@ int harde_app_open(struct harde_app *app, const char *config_path, unsigned need
         xstrdup(config_get(app->config, "company", "name", "Summit Ridge Roofing & Exteriors"));
     app->director_name = xstrdup(config_get(app->config, "company", "director", "Dale Harmon"));
     if ((rc = config_get_long(app->config, "model", "max_turns", AGENT_DEFAULT_MAX_TURNS,
-                              &app->max_turns, err, errlen)) != 0)
+                              &app->max_turns, err, errlen)) != 0 ||
+        (rc = config_get_long(app->config, "model", "history_tokens", 24000,
+                              &app->history_tokens, err, errlen)) != 0)
         goto fail;
     if ((rc = open_book(app, err, errlen)) != 0)
         goto fail;

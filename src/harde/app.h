@@ -38,6 +38,7 @@ struct harde_app {
     char *triage_model;     /* [model] triage, default gpt-4.1-mini */
     char *specialist_model; /* [model] specialist, default gpt-4.1 */
     long max_turns;
+    long history_tokens; /* [model] history_tokens: budget of the conversation sent */
     char *company_name;
     char *director_name;
     struct harde_agents *agents;

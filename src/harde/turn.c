@@ -23,6 +23,7 @@ int harde_turn_run(struct harde_app *app, struct harde_session *session, const c
         .event_user = options->event_user,
         .context = &ctx,
         .cancel = options->cancel,
+        .max_history_tokens = app->history_tokens,
     };
     /* Every turn starts at Triage, which sees the whole conversation and
      * routes; a specialist that asked a question gets the answer back the
