@@ -26,6 +26,9 @@ struct cli_globals {
 int cmd_ask(int argc, char **argv, const struct cli_globals *globals);
 int cmd_chat(int argc, char **argv, const struct cli_globals *globals);
 int cmd_quote(int argc, char **argv, const struct cli_globals *globals);
+int cmd_crm(int argc, char **argv, const struct cli_globals *globals);
+int cmd_sessions(int argc, char **argv, const struct cli_globals *globals);
+int cmd_state(int argc, char **argv, const struct cli_globals *globals);
 int cmd_eval(int argc, char **argv, const struct cli_globals *globals);
 int cmd_kb(int argc, char **argv, const struct cli_globals *globals);
 int cmd_version(int argc, char **argv, const struct cli_globals *globals);

@@ -14,6 +14,7 @@
 
 #include "agent/agent.h"
 #include "base/error.h"
+#include "base/xalloc.h"
 #include "cli/cli.h"
 #include "harde/session.h"
 #include "harde/turn.h"
@@ -95,13 +96,15 @@ static int open_session(struct harde_app *app, const char *id, struct harde_sess
 {
     if (!id) {
         session_init_new(s);
+        s->owner = xstrdup(app->user);
         return 0;
     }
     char err[512];
-    int rc = session_load(app->data_dir, id, s, err, sizeof err);
+    int rc = session_load(app->store, id, app->state_idle_minutes * 60000, s, err, sizeof err);
     if (rc == ERR_NOT_FOUND) {
         session_init_new(s);
         snprintf(s->id, sizeof s->id, "%s", id); /* a named new session */
+        s->owner = xstrdup(app->user);
         return 0;
     }
     if (rc)
@@ -134,7 +137,7 @@ static int run_one_turn(struct harde_app *app, struct harde_session *s, const ch
         fprintf(stderr, "harde: %s\n", result.error ? result.error : err_message(rc));
     } else {
         char err[512];
-        if (session_save(app->data_dir, s, err, sizeof err) != 0) {
+        if (session_save(app->store, s, err, sizeof err) != 0) {
             fprintf(stderr, "harde: %s\n", err);
             rc = ERR_IO;
         }

@@ -14,23 +14,37 @@
 #include "harde/app.h"
 #include "harde/price_book.h"
 #include "harde/quote.h"
+#include "harde/session.h"
+#include "harde/state.h"
+#include "harde/tools_crm.h"
+#include "harde/tools_script.h"
 #include "harde/turn.h"
 #include "kb/answer.h"
 #include "kb/kb.h"
+
+#define N_SPECIALISTS 4
 
 struct harde_agents {
     struct agent triage;
     struct agent coach;
     struct agent pricing;
-    const struct agent *triage_handoffs[2];
-    const struct agent *coach_handoffs[2];
-    const struct agent *pricing_handoffs[2];
+    struct agent crm;
+    struct agent script;
+    const struct agent *triage_handoffs[N_SPECIALISTS];
+    /* each specialist may hand off to the three others */
+    const struct agent *specialist_handoffs[N_SPECIALISTS][N_SPECIALISTS - 1];
     struct agent_tool pricing_tools[2];
     struct agent_tool coach_tools[1];
+    struct agent_tool crm_tools[CRM_TOOL_COUNT];
+    struct agent_tool script_tools[SCRIPT_TOOL_COUNT];
     char *triage_instructions;
     char *coach_instructions;
     char *pricing_instructions;
+    char *crm_instructions;
+    char *script_instructions;
     char *quote_schema;
+    char *new_client_schema;
+    char *script_schema;
 };
 
 /* ---- the quote tool ---------------------------------------------------- */
@@ -189,7 +203,10 @@ static void build_instructions(struct harde_agents *a, const struct harde_app *a
         "specialist: sales questions (objections, the sales process, appointments, warranties, "
         "financing explained, storm damage and insurance, products) → transfer_to_sales_coach; "
         "prices, quotes, estimates, monthly payments, or answers to a pricing question Pricing "
-        "asked → transfer_to_pricing. Answer greetings, thanks and 'what can you do' yourself "
+        "asked → transfer_to_pricing; customers and jobs in the CRM (look-ups, stages, notes, "
+        "new clients) or answers to the CRM's questions → transfer_to_crm; video scripts "
+        "(drafting, revising, saving) → transfer_to_script. Answer greetings, thanks and 'what can "
+        "you do' yourself "
         "in one or two sentences. Never answer a sales or pricing question yourself.",
         who);
     a->coach_instructions = xasprintf(
@@ -208,7 +225,41 @@ static void build_instructions(struct harde_agents *a, const struct harde_app *a
         "exactly as the tool's figures say. For the monthly payment on an amount, use "
         "monthly_payments. For sales advice, transfer_to_sales_coach.",
         who);
+    a->crm_instructions = xasprintf(
+        "%s\nYou are the CRM agent. Look customers and jobs up with crm_lookup and answer with "
+        "what it returns. Add notes with crm_add_note. For a new client, call new_client with "
+        "every detail the rep gives (again with each answer or correction) and ask for what it "
+        "says is missing, one question at a time. Stage moves and new clients are written only "
+        "after the rep confirms the summary: when the rep answers a yes/no confirmation, call "
+        "confirm (it reads the rep's own words). Never claim something was written unless a "
+        "tool said so.",
+        who);
+    a->script_instructions = xasprintf(
+        "%s\nYou are the Script agent. You write personalised 60–120 second video scripts for "
+        "homeowners, in the rep's voice: start one with script_start (job id or customer name, "
+        "kind, tone, key points), revise with script_revise (you may pass your own rewritten "
+        "text), and save the final draft on the job with script_save when the rep is happy. "
+        "Show the draft in full after each change.",
+        who);
     free(who);
+}
+
+/* The CRM and Script agents see the workflow in progress in their instructions. */
+static char *with_workflow(struct agent_context *ctx)
+{
+    const struct harde_turn_context *turn = ctx->user;
+    char *pending = turn ? crm_tools_pending_text(turn->session) : NULL;
+    struct buf b;
+    buf_init(&b, 0);
+    buf_append_str(&b, ctx->agent->instructions);
+    if (pending)
+        buf_printf(&b, "\n\nIn progress: %s", pending);
+    else if (turn && turn->session->state) {
+        buf_append_str(&b, "\n\nIn progress: ");
+        state_summary(turn->session->state, &b);
+    }
+    free(pending);
+    return buf_steal(&b);
 }
 
 struct harde_agents *harde_agents_new(const struct harde_app *app)
@@ -242,12 +293,14 @@ struct harde_agents *harde_agents_new(const struct harde_app *app)
         .fn = search_playbook_tool,
         .activity = "checking the playbook",
     };
+    crm_tools_init(a->crm_tools, &a->new_client_schema);
+    script_tools_init(a->script_tools, &a->script_schema);
     a->triage = (struct agent){
         .name = "Triage",
         .handoff_description = "Routes a rep's request to the right specialist.",
         .instructions = a->triage_instructions,
         .handoffs = a->triage_handoffs,
-        .n_handoffs = 2,
+        .n_handoffs = N_SPECIALISTS,
         .model = app->triage_model,
         .settings = LLM_SETTINGS_DEFAULT,
     };
@@ -258,8 +311,8 @@ struct harde_agents *harde_agents_new(const struct harde_app *app)
         .instructions = a->coach_instructions,
         .tools = a->coach_tools,
         .n_tools = 1,
-        .handoffs = a->coach_handoffs,
-        .n_handoffs = 1,
+        .handoffs = a->specialist_handoffs[0],
+        .n_handoffs = N_SPECIALISTS - 1,
         .model = app->specialist_model,
         .settings = LLM_SETTINGS_DEFAULT,
     };
@@ -270,15 +323,44 @@ struct harde_agents *harde_agents_new(const struct harde_app *app)
         .instructions = a->pricing_instructions,
         .tools = a->pricing_tools,
         .n_tools = 2,
-        .handoffs = a->pricing_handoffs,
-        .n_handoffs = 1,
+        .handoffs = a->specialist_handoffs[1],
+        .n_handoffs = N_SPECIALISTS - 1,
         .model = app->specialist_model,
         .settings = LLM_SETTINGS_DEFAULT,
     };
-    a->triage_handoffs[0] = &a->coach;
-    a->triage_handoffs[1] = &a->pricing;
-    a->coach_handoffs[0] = &a->pricing;
-    a->pricing_handoffs[0] = &a->coach;
+    a->crm = (struct agent){
+        .name = "CRM",
+        .handoff_description = "Customers and jobs in the CRM: look-ups, job stages, notes, "
+                               "stage moves, new clients.",
+        .instructions = a->crm_instructions,
+        .dynamic_instructions = with_workflow,
+        .tools = a->crm_tools,
+        .n_tools = CRM_TOOL_COUNT,
+        .handoffs = a->specialist_handoffs[2],
+        .n_handoffs = N_SPECIALISTS - 1,
+        .model = app->specialist_model,
+        .settings = LLM_SETTINGS_DEFAULT,
+    };
+    a->script = (struct agent){
+        .name = "Script",
+        .handoff_description = "Personalised video scripts for a job: drafting, revising, "
+                               "saving.",
+        .instructions = a->script_instructions,
+        .dynamic_instructions = with_workflow,
+        .tools = a->script_tools,
+        .n_tools = SCRIPT_TOOL_COUNT,
+        .handoffs = a->specialist_handoffs[3],
+        .n_handoffs = N_SPECIALISTS - 1,
+        .model = app->specialist_model,
+        .settings = LLM_SETTINGS_DEFAULT,
+    };
+    const struct agent *specialists[N_SPECIALISTS] = {&a->coach, &a->pricing, &a->crm, &a->script};
+    for (size_t i = 0; i < N_SPECIALISTS; i++) {
+        a->triage_handoffs[i] = specialists[i];
+        for (size_t j = 0, k = 0; j < N_SPECIALISTS; j++)
+            if (j != i)
+                a->specialist_handoffs[i][k++] = specialists[j];
+    }
     return a;
 }
 
@@ -289,7 +371,11 @@ void harde_agents_free(struct harde_agents *a)
     free(a->triage_instructions);
     free(a->coach_instructions);
     free(a->pricing_instructions);
+    free(a->crm_instructions);
+    free(a->script_instructions);
     free(a->quote_schema);
+    free(a->new_client_schema);
+    free(a->script_schema);
     free(a);
 }
 
@@ -300,8 +386,8 @@ const struct agent *harde_agents_triage(const struct harde_agents *a)
 
 const struct agent *harde_agents_find(const struct harde_agents *a, const char *name)
 {
-    const struct agent *all[] = {&a->triage, &a->coach, &a->pricing};
-    for (size_t i = 0; i < 3; i++)
+    const struct agent *all[] = {&a->triage, &a->coach, &a->pricing, &a->crm, &a->script};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         if (strcmp(all[i]->name, name) == 0)
             return all[i];
     return NULL;

@@ -6,6 +6,9 @@
  *   [model]   backend (auto|openai|local), triage, specialist, max_turns, history_tokens,
  *             intents
  *   [kb]      dir, index
+ *   [store]   path        (DATA_DIR/harde.sqlite)
+ *   [state]   idle_minutes (120)
+ *   [crm] …, [leap] …     (see services/crm/crm.h)
  *   [openai]  base_url, timeout_s, connect_timeout_s, max_retries
  *   [http]    retry_base_ms
  *   [pricing] book            (also HARDE_PRICE_BOOK)
@@ -26,6 +29,8 @@
 #include "harde/agents.h"
 #include "harde/price_book.h"
 #include "kb/kb.h"
+#include "services/crm/crm.h"
+#include "store/store.h"
 #include "llm/local/intent.h"
 #include "llm/local/local_model.h"
 #include "llm/openai.h"
@@ -161,6 +166,30 @@ static int open_intents(struct harde_app *app, char *err, size_t errlen)
     return app->intents ? 0 : ERR_CONFIG;
 }
 
+static int open_store(struct harde_app *app, char *err, size_t errlen)
+{
+    const char *path = config_get(app->config, "store", "path", NULL);
+    char *location = path && *path ? xstrdup(path) : xasprintf("%s/harde.sqlite", app->data_dir);
+    char inner[512];
+    int rc = store_open(location, NULL, &app->store, inner, sizeof inner);
+    if (rc != 0)
+        snprintf(err, errlen, "the store (%s): %s", location, inner);
+    free(location);
+    return rc;
+}
+
+static int open_crm(struct harde_app *app, char *err, size_t errlen)
+{
+    char inner[512];
+    app->crm = crm_open_configured(app->config, app->data_dir, app->share_dir, inner,
+                                   sizeof inner);
+    if (!app->crm) {
+        snprintf(err, errlen, "the CRM: %s", inner);
+        return ERR_CONFIG;
+    }
+    return 0;
+}
+
 static void resolve_kb(struct harde_app *app)
 {
     const char *index = config_get(app->config, "kb", "index", NULL);
@@ -225,7 +254,15 @@ int harde_app_open(struct harde_app *app, const char *config_path, unsigned need
     if ((rc = open_book(app, err, errlen)) != 0)
         goto fail;
     if (need & HARDE_NEED_MODEL)
-        need |= HARDE_NEED_KB | HARDE_NEED_INTENTS;
+        need |= HARDE_NEED_INTENTS | HARDE_NEED_STORE | HARDE_NEED_CRM;
+    if ((rc = config_get_long(app->config, "state", "idle_minutes", 120,
+                              &app->state_idle_minutes, err, errlen)) != 0)
+        goto fail;
+    app->user = xstrdup(env_nonempty("USER") ? env_nonempty("USER") : "local");
+    if ((need & HARDE_NEED_STORE) && (rc = open_store(app, err, errlen)) != 0)
+        goto fail;
+    if ((need & HARDE_NEED_CRM) && (rc = open_crm(app, err, errlen)) != 0)
+        goto fail;
     if ((need & HARDE_NEED_INTENTS) && (rc = open_intents(app, err, errlen)) != 0)
         goto fail;
     resolve_kb(app);
@@ -253,6 +290,10 @@ void harde_app_close(struct harde_app *app)
         kb_close(app->kb);
     free(app->kb_dir);
     free(app->kb_index);
+    store_close(app->store);
+    if (app->crm)
+        crm_close(app->crm);
+    free(app->user);
     price_book_free(app->book);
     config_free(app->config);
     free(app->data_dir);

@@ -18,9 +18,18 @@ struct price_book;
 struct harde_agents;
 struct intent_model;
 struct kb;
+struct store;
+struct crm;
 
 /* What an entry point needs opened (bit flags). */
-enum { HARDE_NEED_BOOK = 1, HARDE_NEED_MODEL = 2, HARDE_NEED_KB = 4, HARDE_NEED_INTENTS = 8 };
+enum {
+    HARDE_NEED_BOOK = 1,
+    HARDE_NEED_MODEL = 2, /* implies everything a turn needs: intents, store, CRM */
+    HARDE_NEED_KB = 4,
+    HARDE_NEED_INTENTS = 8,
+    HARDE_NEED_STORE = 16,
+    HARDE_NEED_CRM = 32,
+};
 
 struct harde_app {
     struct config *config;
@@ -34,6 +43,10 @@ struct harde_app {
     struct kb *kb;                /* the company playbook, opened on first use */
     char *kb_dir;                 /* where the playbook's Markdown files are */
     char *kb_index;               /* the FTS5 index file */
+    struct store *store;          /* sessions, runs, users ([store] path) */
+    struct crm *crm;              /* the CRM: local SQLite or Leap */
+    long state_idle_minutes;      /* [state] idle_minutes: a workflow state expires after */
+    char *user;                   /* who is talking ($USER on the CLI; the login on the web) */
     char *model_base_url;
     char *triage_model;     /* [model] triage, default gpt-4.1-mini */
     char *specialist_model; /* [model] specialist, default gpt-4.1 */

@@ -27,7 +27,8 @@ static bool question_pending(const struct harde_session *s)
             size_t n = strlen(m->content);
             while (n && (m->content[n - 1] == ' ' || m->content[n - 1] == '\n'))
                 n--;
-            return n && m->content[n - 1] == '?' && m->agent &&
+            bool yes_no = n >= 8 && strncmp(m->content + n - 8, "(yes/no)", 8) == 0;
+            return n && (m->content[n - 1] == '?' || yes_no) && m->agent &&
                    strcmp(m->agent, "Sales Coach") != 0;
         }
     }

@@ -1,8 +1,11 @@
-/* session — sessions as JSON files, written atomically. See session.h. */
+/* session — sessions as JSON documents in the store. See session.h.
+ *
+ * The document: {"messages": [...], "active_agent": "...", "state": {...} or
+ * null, "pending": {...} or null}. Messages use llm_messages_to_json, the
+ * state state_to_json, so every part round-trips through its own module. */
 #define _POSIX_C_SOURCE 200809L
 #include "harde/session.h"
 
-#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,22 +13,14 @@
 #include <unistd.h>
 
 #include "base/clock.h"
-#include "base/config.h"
 #include "base/error.h"
+#include "base/log.h"
 #include "base/xalloc.h"
-
-#define SESSION_MAX_FILE (16 * 1024 * 1024)
+#include "harde/states.h"
 
 int session_id_valid(const char *id)
 {
-    size_t n = 0;
-    for (const char *p = id; *p; p++, n++) {
-        char c = *p;
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_'))
-            return 0;
-    }
-    return n > 0 && n <= SESSION_ID_MAX;
+    return store_id_valid(id);
 }
 
 void session_init_new(struct harde_session *s)
@@ -37,7 +32,7 @@ void session_init_new(struct harde_session *s)
     if (fd >= 0)
         close(fd);
     if (got != (ssize_t)sizeof raw) {
-        int64_t t = clock_now_ns() ^ (int64_t)getpid() << 32;
+        int64_t t = clock_now_ns() ^ ((int64_t)getpid() << 32);
         memcpy(raw, &t, sizeof raw);
     }
     for (size_t i = 0; i < sizeof raw; i++)
@@ -46,93 +41,138 @@ void session_init_new(struct harde_session *s)
     s->created_ms = s->updated_ms = clock_wall_ms();
 }
 
-static char *session_path(const char *data_dir, const char *id, const char *suffix)
+static int load_document(struct harde_session *s, const json_t *doc, int64_t state_idle_ms,
+                         char *err, size_t errlen)
 {
-    return xasprintf("%s/sessions/%s.json%s", data_dir, id, suffix);
+    char inner[300];
+    if (llm_messages_from_json(&s->messages, json_object_get(doc, "messages"), inner,
+                               sizeof inner) != 0) {
+        snprintf(err, errlen, "session %s: %s", s->id, inner);
+        return ERR_PARSE;
+    }
+    s->active_agent = xstrdup(json_string_value(json_object_get(doc, "active_agent")));
+    const json_t *state = json_object_get(doc, "state");
+    if (state && !json_is_null(state)) {
+        s->state = states_from_json(state, inner, sizeof inner);
+        if (!s->state) {
+            snprintf(err, errlen, "session %s: workflow state: %s", s->id, inner);
+            return ERR_PARSE;
+        }
+        if (state_idle_ms > 0 && state_expired(s->state, clock_wall_ms(), state_idle_ms)) {
+            log_info("session", "session %s: %s state expired after %lld ms idle", s->id,
+                     s->state->desc->kind, (long long)state_idle_ms);
+            session_set_state(s, NULL);
+        }
+    }
+    const json_t *pending = json_object_get(doc, "pending");
+    if (json_is_object(pending))
+        s->pending = json_deep_copy(pending);
+    return 0;
 }
 
-int session_load(const char *data_dir, const char *id, struct harde_session *s, char *err,
-                 size_t errlen)
+int session_load(struct store *st, const char *id, int64_t state_idle_ms,
+                 struct harde_session *s, char *err, size_t errlen)
 {
     memset(s, 0, sizeof *s);
     llm_messages_init(&s->messages);
     if (!session_id_valid(id)) {
-        snprintf(err, errlen, "invalid session id \"%s\" (use letters, digits, '-' and '_')", id);
+        snprintf(err, errlen, "invalid session id \"%s\" (use 1-64 letters, digits, '-', '_')",
+                 id);
         return ERR_INVALID;
     }
-    char *path = session_path(data_dir, id, "");
-    json_error_t jerr;
-    json_t *root = json_load_file(path, 0, &jerr);
-    int rc = 0;
-    if (!root) {
-        if (access(path, F_OK) != 0) {
-            snprintf(err, errlen, "no session \"%s\"", id);
-            rc = ERR_NOT_FOUND;
-        } else {
-            snprintf(err, errlen, "%s: line %d: %s", path, jerr.line, jerr.text);
-            rc = ERR_PARSE;
-        }
-        goto out;
+    struct store_session row;
+    int rc = store_session_get(st, id, &row);
+    if (rc == ERR_NOT_FOUND) {
+        snprintf(err, errlen, "no session \"%s\"", id);
+        return rc;
+    }
+    if (rc != 0) {
+        snprintf(err, errlen, "session %s: %s", id, store_error(st));
+        return rc;
     }
     snprintf(s->id, sizeof s->id, "%s", id);
-    const char *agent = json_string_value(json_object_get(root, "active_agent"));
-    s->active_agent = xstrdup(agent);
-    s->created_ms = json_integer_value(json_object_get(root, "created_ms"));
-    s->updated_ms = json_integer_value(json_object_get(root, "updated_ms"));
-    char inner[200];
-    if (llm_messages_from_json(&s->messages, json_object_get(root, "messages"), inner,
-                               sizeof inner) != 0) {
-        snprintf(err, errlen, "%s: %s", path, inner);
-        rc = ERR_PARSE;
-    }
-out:
-    json_decref(root);
-    free(path);
+    s->owner = xstrdup(row.owner);
+    s->title = xstrdup(row.title);
+    s->version = row.version;
+    s->created_ms = row.created_ms;
+    s->updated_ms = row.updated_ms;
+    rc = load_document(s, row.doc, state_idle_ms, err, errlen);
+    store_session_free(&row);
+    if (rc != 0)
+        session_free(s);
     return rc;
 }
 
-int session_save(const char *data_dir, struct harde_session *s, char *err, size_t errlen)
+static json_t *session_document(const struct harde_session *s)
 {
-    char *dir = xasprintf("%s/sessions", data_dir);
-    char *path = session_path(data_dir, s->id, "");
-    char *tmp = session_path(data_dir, s->id, ".tmp");
-    int rc = 0;
-    json_t *root = NULL;
-    if (config_mkdirs(dir, 0700) != 0) {
-        snprintf(err, errlen, "%s: cannot create directory: %s", dir, strerror(errno));
-        rc = ERR_IO;
-        goto out;
+    json_t *doc = json_object();
+    json_object_set_new(doc, "messages", llm_messages_to_json(&s->messages));
+    json_object_set_new(doc, "active_agent",
+                        s->active_agent ? json_string(s->active_agent) : json_null());
+    json_object_set_new(doc, "state", s->state ? state_to_json(s->state) : json_null());
+    json_object_set(doc, "pending", s->pending ? s->pending : json_null());
+    return doc;
+}
+
+/* A title for the session list: the first words of the first user message. */
+static char *default_title(const struct harde_session *s)
+{
+    for (size_t i = 0; i < s->messages.len; i++) {
+        const struct llm_message *m = &s->messages.items[i];
+        if (m->role == LLM_ROLE_USER && m->content) {
+            char out[64];
+            return xstrdup(state_snippet(m->content, out, sizeof out));
+        }
     }
-    s->updated_ms = clock_wall_ms();
-    root = json_pack("{s:s, s:s?, s:I, s:I, s:o}", "id", s->id, "active_agent", s->active_agent,
-                     "created_ms", (json_int_t)s->created_ms, "updated_ms",
-                     (json_int_t)s->updated_ms, "messages", llm_messages_to_json(&s->messages));
-    FILE *f = fopen(tmp, "w");
-    if (!f || json_dumpf(root, f, JSON_COMPACT) != 0 || fflush(f) != 0 || fsync(fileno(f)) != 0) {
-        snprintf(err, errlen, "%s: cannot write session: %s", tmp, strerror(errno));
-        if (f)
-            fclose(f);
-        unlink(tmp);
-        rc = ERR_IO;
-        goto out;
+    return xstrdup("");
+}
+
+int session_save(struct store *st, struct harde_session *s, char *err, size_t errlen)
+{
+    json_t *doc = session_document(s);
+    if (!s->title || !*s->title) {
+        free(s->title);
+        s->title = default_title(s);
     }
-    fclose(f);
-    if (rename(tmp, path) != 0) {
-        snprintf(err, errlen, "%s: cannot save session: %s", path, strerror(errno));
-        unlink(tmp);
-        rc = ERR_IO;
+    struct store_session_put put = {
+        .id = s->id, .owner = s->owner, .title = s->title, .doc = doc, .version = s->version};
+    int64_t version = 0;
+    int rc = store_session_put(st, &put, &version);
+    json_decref(doc);
+    if (rc == ERR_CONFLICT)
+        snprintf(err, errlen,
+                 "session %s was changed by another turn at the same time; nothing was lost, "
+                 "but this answer was not saved: send the message again",
+                 s->id);
+    else if (rc != 0)
+        snprintf(err, errlen, "cannot save session %s: %s", s->id, store_error(st));
+    else {
+        s->version = version;
+        s->updated_ms = clock_wall_ms();
     }
-out:
-    json_decref(root);
-    free(dir);
-    free(path);
-    free(tmp);
     return rc;
+}
+
+void session_set_state(struct harde_session *s, struct state_header *state)
+{
+    if (s->state && s->state != state)
+        state_free(s->state);
+    s->state = state;
+}
+
+void session_set_pending(struct harde_session *s, json_t *pending)
+{
+    json_decref(s->pending);
+    s->pending = pending;
 }
 
 void session_free(struct harde_session *s)
 {
     llm_messages_free(&s->messages);
     free(s->active_agent);
-    s->active_agent = NULL;
+    free(s->owner);
+    free(s->title);
+    session_set_state(s, NULL);
+    session_set_pending(s, NULL);
+    memset(s, 0, sizeof *s);
 }

@@ -42,10 +42,10 @@
 #include "base/buf.h"
 #include "llm/local/entities.h"
 
-#define STATE_VALUE_MAX   8192 /* bytes of any one value given as text */
-#define STATE_STRING_MAX  200  /* default max_len of a one-line value */
-#define STATE_LIST_MAX    32   /* hard maximum of items in a list */
-#define STATE_FIELDS_MAX  32   /* fields in one descriptor */
+#define STATE_VALUE_MAX   8192  /* bytes of any one value given as text */
+#define STATE_STRING_MAX  200   /* default max_len of a one-line value */
+#define STATE_LIST_MAX    32    /* hard maximum of items in a list */
+#define STATE_FIELDS_MAX  32    /* fields in one descriptor */
 #define STATE_SUMMARY_MAX 65536 /* bytes of a summary or schema text */
 
 enum state_type {
@@ -91,7 +91,7 @@ typedef char *state_normalize_fn(const struct state_field *field, const char *te
 struct state_custom {
     size_t size;
     bool (*is_set)(const void *slot);
-    void (*release)(void *slot); /* frees what the slot owns and zeroes it */
+    void (*release)(void *slot);          /* frees what the slot owns and zeroes it */
     json_t *(*to_json)(const void *slot); /* new reference */
     /* Fills a zeroed slot from value; 0, or ERR_INVALID with err set (the
      * slot is then released by the caller). */
@@ -101,24 +101,26 @@ struct state_custom {
 };
 
 struct state_field {
-    const char *name;     /* JSON name, also the name in errors: "first_name" */
-    const char *label;    /* for people: "first name" */
+    const char *name;  /* JSON name, also the name in errors: "first_name" */
+    const char *label; /* for people: "first name" */
     enum state_type type;
     unsigned flags;       /* STATE_REQUIRED, STATE_INTERNAL */
     size_t offset;        /* offsetof(struct …, member) */
     const char *question; /* asks for it in plain words: "What is the client's phone number?" */
     const char *hint;     /* what a good value looks like, for the schema ("any US format") */
-    state_normalize_fn *normalize; /* NULL: the type's own normaliser */
+    state_normalize_fn *normalize;       /* NULL: the type's own normaliser */
     const struct entity_choice *choices; /* STATE_ENUM */
     size_t n_choices;
-    long min, max;                  /* STATE_INTEGER range */
-    size_t max_len;                 /* bytes of a normalised value or item; 0: type default */
-    size_t max_items;               /* STATE_TEXT_LIST; 0: STATE_LIST_MAX */
-    const char *def;                /* default as text, applied by init and clear; NULL: none */
-    const char *summary_sep;        /* one-line summary: put before the value when something
-                                       precedes it; NULL: ", " */
-    const char *summary_format;     /* one-line summary: "{}" stands for the value; NULL: "{}";
-                                       "" leaves the field out of the one-line summary */
+    long min, max;                     /* STATE_INTEGER range (min >= max: any) */
+    size_t max_len;                    /* characters of a normalised value or item; 0: type
+                                          default (STATE_STRING_MAX, or STATE_VALUE_MAX for
+                                          STATE_TEXT) */
+    size_t max_items;                  /* STATE_TEXT_LIST; 0: STATE_LIST_MAX */
+    const char *def;                   /* default as text, applied by init and clear; NULL: none */
+    const char *summary_sep;           /* one-line summary: put before the value when something
+                                          precedes it; NULL: ", " */
+    const char *summary_format;        /* one-line summary: "{}" stands for the value; NULL: "{}";
+                                          "" leaves the field out of the one-line summary */
     const struct state_custom *custom; /* STATE_CUSTOM */
 };
 
@@ -133,9 +135,9 @@ struct state_desc {
 /* The first member of every state struct. */
 struct state_header {
     const struct state_desc *desc;
-    int64_t created_ms; /* wall clock, ms since the epoch */
-    int64_t updated_ms; /* the last change (created_ms until then) */
-    bool confirmed;     /* the rep confirmed the summary of the current values */
+    int64_t created_ms;        /* wall clock, ms since the epoch */
+    int64_t updated_ms;        /* the last change (created_ms until then) */
+    bool confirmed;            /* the rep confirmed the summary of the current values */
     bool pending_confirmation; /* the summary was shown; the next answer decides */
 };
 
@@ -179,11 +181,11 @@ int state_value_text(const struct state_header *h, const struct state_field *fie
 /* The normalised value of text for field, a new string, or NULL with err
  * set (without the field's name). Checks UTF-8, length and emptiness, then
  * runs the field's normaliser (for a list, the one for one item). */
-char *state_normalize(const struct state_field *field, const char *text, char *err,
-                      size_t errlen);
+char *state_normalize(const struct state_field *field, const char *text, char *err, size_t errlen);
 
-/* Sets field name from text, overwriting any value. A list is replaced by
- * the items of text separated by newlines or ';'. Returns 0; ERR_NOT_FOUND
+/* Sets field name from text, overwriting any value (internal fields too:
+ * this is the code's path, not a model's). A list is replaced by the items
+ * of text separated by newlines or ';'. Returns 0; ERR_NOT_FOUND
  * for an unknown field; ERR_INVALID for a bad value (err: "phone: …"). */
 int state_set_text(struct state_header *h, const char *name, const char *text, char *err,
                    size_t errlen);
@@ -249,8 +251,7 @@ int state_confirmation(const struct state_header *h, struct buf *out);
 /* Asks the rep to confirm: when nothing is missing, appends the confirmation
  * summary to out and sets pending_confirmation. ERR_INVALID with err
  * ("missing: street, ZIP code") when something is. */
-int state_request_confirmation(struct state_header *h, struct buf *out, char *err,
-                               size_t errlen);
+int state_request_confirmation(struct state_header *h, struct buf *out, char *err, size_t errlen);
 
 enum state_reply {
     STATE_REPLY_NOT_PENDING, /* no summary was waiting for an answer */
@@ -280,6 +281,11 @@ char *state_normalize_name(const struct state_field *field, const char *text, ch
                            size_t errlen);
 char *state_normalize_enum(const struct state_field *field, const char *text, char *err,
                            size_t errlen);
+
+/* The start of text (at most 40 bytes, cut at a character boundary, "…"
+ * added when cut) written to out, for quoting a value back in a message.
+ * Returns out. */
+const char *state_snippet(const char *text, char *out, size_t outlen);
 
 /* Title-cases s in place when it is written in one case ("o'brien" →
  * "O'Brien", "ST. LOUIS" → "St. Louis"); mixed case is left alone. */

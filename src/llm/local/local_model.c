@@ -22,6 +22,7 @@
 #include "base/buf.h"
 #include "base/error.h"
 #include "base/xalloc.h"
+#include "llm/local/entities.h"
 #include "llm/local/extract.h"
 
 #define LOCAL_MAX_REPLY    16384
@@ -107,7 +108,8 @@ static const struct llm_message *pending_question(const struct llm_request *req,
             size_t n = strlen(m->content);
             while (n && isspace((unsigned char)m->content[n - 1]))
                 n--;
-            return n && m->content[n - 1] == '?' ? m : NULL;
+            bool yes_no = n >= 8 && strncmp(m->content + n - 8, "(yes/no)", 8) == 0;
+            return n && (m->content[n - 1] == '?' || yes_no) ? m : NULL;
         }
     }
     return NULL;
@@ -351,7 +353,25 @@ static size_t word_overlap(const char *text, const char *desc)
     return score;
 }
 
-static const struct llm_tool_spec *choose_tool(const struct llm_request *req, const char *text)
+/* The last tool (not a handoff) this agent called in the conversation, if offered. */
+static const struct llm_tool_spec *last_tool_of(const struct llm_request *req)
+{
+    for (size_t i = req->n_messages; i-- > 0;) {
+        const struct llm_message *m = &req->messages[i];
+        if (m->role != LLM_ROLE_ASSISTANT || !m->agent || !req->agent ||
+            strcmp(m->agent, req->agent) != 0)
+            continue;
+        for (size_t j = m->n_tool_calls; j-- > 0;)
+            if (m->tool_calls[j].name && !is_handoff(m->tool_calls[j].name))
+                return find_tool(req, m->tool_calls[j].name);
+    }
+    return NULL;
+}
+
+/* When the rep is answering this agent's question, the tool that asked it;
+ * else the tool whose name and description share the most words with text. */
+static const struct llm_tool_spec *choose_tool(const struct llm_request *req, const char *text,
+                                               bool answering)
 {
     const struct llm_tool_spec *best = NULL;
     size_t best_score = 0;
@@ -364,6 +384,13 @@ static const struct llm_tool_spec *choose_tool(const struct llm_request *req, co
             best = t;
             best_score = score;
         }
+    }
+    if (answering) {
+        /* The rep is answering this agent's question: the tool that asked it
+         * takes the answer, whatever words it shares with other tools. */
+        const struct llm_tool_spec *last = last_tool_of(req);
+        if (last)
+            return last;
     }
     return best;
 }
@@ -464,7 +491,8 @@ static void drop_filled(json_t *missing, const json_t *merged)
 /* A string property the whole message should fill ("query", "question"). */
 static const char *free_text_property(const json_t *schema)
 {
-    static const char *const names[] = {"query", "question", "text", "message"};
+    static const char *const names[] = {"query",   "question", "instruction",
+                                        "request", "message",  "text"};
     const json_t *props = json_object_get(schema, "properties");
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         const json_t *p = json_object_get(props, names[i]);
@@ -620,6 +648,14 @@ static int local_complete(void *impl, const struct llm_request *req, llm_text_cb
                 return 0;
             }
         }
+        /* The best intent has no agent here ("primer video" before that
+         * workflow exists): the runner-up takes it when it is a real contender. */
+        if (pred.confident && !is_small_talk(pred.label) && !handoff_to(req, pred.label) &&
+            pred.n_top > 1 && pred.top[1].probability >= 0.3 &&
+            strcmp(pred.top[1].label, own) != 0 && handoff_to(req, pred.top[1].label)) {
+            respond_call(req, out, handoff_to(req, pred.top[1].label)->name, xstrdup("{}"));
+            return 0;
+        }
         /* Right after a specialist answered, a follow-up that could be for it
          * ("actually make it designer") continues that work — unless it is
          * plainly small talk. */
@@ -635,12 +671,18 @@ static int local_complete(void *impl, const struct llm_request *req, llm_text_cb
         }
     }
 act:;
-    const struct llm_tool_spec *tool = choose_tool(req, text);
+    bool answering =
+        question && question->agent && strcmp(question->agent, req->agent ? req->agent : "") == 0;
+    /* A yes or no to a confirmation question goes to the confirm tool, which
+     * reads the rep's words itself. */
+    if (answering && strstr(question->content, "yes/no") && find_tool(req, "confirm") &&
+        entity_answer_of(text) != ENTITY_ANSWER_NONE) {
+        respond_call(req, out, "confirm", xstrdup("{}"));
+        return 0;
+    }
+    const struct llm_tool_spec *tool = choose_tool(req, text, answering);
     if (tool)
-        return call_tool(req, tool,
-                         question && question->agent &&
-                             strcmp(question->agent, req->agent ? req->agent : "") == 0,
-                         on_text, user, out, err, errlen);
+        return call_tool(req, tool, answering, on_text, user, out, err, errlen);
     return small_talk(lm, req, &pred, on_text, user, out);
 }
 
