@@ -56,6 +56,7 @@ int http_sse_format(struct buf *out, const char *event, const char *id, const ch
 /* ---- the reader (server thread) ---------------------------------------------- */
 
 #ifdef HS_DEBUG
+static _Atomic long dbg_slow_resume_call; static _Atomic long long dbg_max_resume_call;
 static _Atomic long dbg_late_wake, dbg_late_nowake, dbg_sends_wake, dbg_sends_nowake;
 static _Atomic long long dbg_max_wake, dbg_max_nowake;
 static __thread int64_t dbg_dummy;
@@ -65,6 +66,7 @@ void hs_debug_print(void)
     fprintf(stderr, "DBG sends wake %ld nowake %ld; late(>5ms) wake %ld nowake %ld; max wake %lld us nowake %lld us\n",
             (long)dbg_sends_wake, (long)dbg_sends_nowake, (long)dbg_late_wake, (long)dbg_late_nowake,
             (long long)dbg_max_wake / 1000, (long long)dbg_max_nowake / 1000);
+    fprintf(stderr, "DBG resume call >1ms: %ld, max %lld us\n", (long)dbg_slow_resume_call, (long long)dbg_max_resume_call / 1000);
 }
 #endif
 
@@ -208,6 +210,13 @@ out:
     pthread_mutex_unlock(&req->lock);
     if (wake)
         MHD_resume_connection(wake);
+#ifdef HS_DEBUG
+    if (wake) {
+        int64_t d = clock_now_ns() - st->last_write_ns;
+        if (d > 1000000) dbg_slow_resume_call++;
+        if (d > dbg_max_resume_call) dbg_max_resume_call = d;
+    }
+#endif
     return rc;
 }
 

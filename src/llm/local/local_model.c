@@ -368,8 +368,24 @@ static const struct llm_tool_spec *last_tool_of(const struct llm_request *req)
     return NULL;
 }
 
-/* When the rep is answering this agent's question, the tool that asked it;
- * else the tool whose name and description share the most words with text. */
+/* True when the last tool result in the conversation reports a form in
+ * progress: a "state" being filled, or a write awaiting confirmation. */
+static bool last_result_is_form(const struct llm_request *req)
+{
+    for (size_t i = req->n_messages; i-- > 0;) {
+        const struct llm_message *m = &req->messages[i];
+        if (m->role != LLM_ROLE_TOOL)
+            continue;
+        const struct llm_tool_call *c = call_answered(req, i);
+        if (!c || !c->name || is_handoff(c->name))
+            continue;
+        const char *t = m->content ? m->content : "";
+        return strstr(t, "\"state\":") || strstr(t, "\"awaiting_confirmation\":true");
+    }
+    return false;
+}
+
+/* The tool for text: see the comment inside. */
 static const struct llm_tool_spec *choose_tool(const struct llm_request *req, const char *text,
                                                bool answering)
 {
@@ -386,10 +402,12 @@ static const struct llm_tool_spec *choose_tool(const struct llm_request *req, co
         }
     }
     if (answering) {
-        /* The rep is answering this agent's question: the tool that asked it
-         * takes the answer, whatever words it shares with other tools. */
+        /* The rep is answering this agent's question. A form's question (the
+         * tool reported a state being filled or awaiting confirmation) goes
+         * back to that tool whatever words it shares with others; an open
+         * question ("shorter, or shall I save it?") only when nothing else fits. */
         const struct llm_tool_spec *last = last_tool_of(req);
-        if (last)
+        if (last && (best_score == 0 || last_result_is_form(req)))
             return last;
     }
     return best;
