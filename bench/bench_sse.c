@@ -240,6 +240,7 @@ struct client {
     int64_t start_ns;
     int events;
     bool done_event;
+    bool ended; /* the terminating chunk arrived */
     bool failed;
     struct run *run;
 };
@@ -318,7 +319,7 @@ static bool client_connect(struct client *c, int ep, int port)
 /* Feeds body bytes through the chunked decoder into the SSE parser. */
 static bool client_body(struct client *c, const char *p, size_t n)
 {
-    while (n) {
+    while (n && !c->ended) {
         if (c->phase == CHUNK_SIZE) {
             if (c->head_len == sizeof c->head - 1)
                 return false;
@@ -327,8 +328,10 @@ static bool client_body(struct client *c, const char *p, size_t n)
                 c->head[c->head_len] = '\0';
                 c->chunk_left = strtoul(c->head, NULL, 16);
                 c->head_len = 0;
-                if (c->chunk_left == 0)
-                    return c->done_event; /* the end; trailers are not read */
+                if (c->chunk_left == 0) {
+                    c->ended = true; /* the response is complete; trailers are not read */
+                    return true;
+                }
                 c->phase = CHUNK_DATA;
             }
         } else if (c->phase == CHUNK_DATA) {
@@ -394,8 +397,8 @@ static bool client_ready(struct client *c, uint32_t events)
             return false;
         if (n && !client_body(c, p, n))
             return false;
-        if (c->done_event && c->phase == CHUNK_SIZE && c->events == c->run->set.events)
-            return false; /* the stream is complete; close our side */
+        if (c->ended)
+            return false; /* the server ended the response: close our side */
     }
 }
 
@@ -479,12 +482,13 @@ static void run_clients(struct run *r, int n, int port, pid_t server, long *rss_
             struct client *c = events[i].data.ptr;
             if (c->phase == FINISHED)
                 continue;
+            bool connecting = c->phase == CONNECTING;
             if (!client_ready(c, events[i].events)) {
                 client_close(c, false);
                 finished++;
-            } else if (c->phase != CONNECTING && c->phase != HEADERS) {
+            } else if (connecting && c->phase != CONNECTING) {
                 struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
-                epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
+                epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev); /* no more write interest */
             }
         }
     }

@@ -32,7 +32,7 @@ struct crm_cli {
 
 static void print_json(json_t *value)
 {
-    char *s = json_dumps(value, JSON_INDENT(2) | JSON_ENSURE_ASCII | JSON_SORT_KEYS);
+    char *s = json_dumps(value, JSON_INDENT(2) | JSON_SORT_KEYS);
     if (s)
         printf("%s\n", s);
     free(s);

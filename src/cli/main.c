@@ -16,7 +16,7 @@ static const struct cli_command commands[] = {
     {"chat", cmd_chat, "chat [--session ID]", "a conversation in the terminal"},
     {"quote", cmd_quote, "quote [--book FILE] [REQUEST.json | -]",
      "price a job from the price book; prints the quote as JSON"},
-    {"crm", cmd_crm, "crm search TEXT | customer ID | job ID | jobs [--stage S] [--json]",
+    {"crm", cmd_crm, "crm search TEXT | customer ID | job ID | jobs [--stage S] [--limit N] | stages [--json]",
      "what the CRM holds: customers, jobs, stages, notes"},
     {"sessions", cmd_sessions, "sessions [--all] [--json]", "the conversations kept, newest first"},
     {"state", cmd_state, "state SESSION [--json]",

@@ -270,7 +270,7 @@ static json_t *move_stage(struct harde_turn_context *turn, char **error)
 {
     const json_t *p = turn->session->pending;
     int64_t id = json_integer_value(json_object_get(p, "job_id"));
-    enum crm_stage stage;
+    enum crm_stage stage = CRM_STAGE_UNKNOWN;
     char err[512];
     crm_stage_parse(json_string_value(json_object_get(p, "stage")), &stage);
     if (crm_stage_move(turn->app->crm, id, stage, turn->app->user, "moved by Hard-E", err,

@@ -133,10 +133,6 @@ struct http_stream {
     size_t max_buffer;
     int keepalive_ms;      /* <= 0: none */
     int64_t last_write_ns; /* locked: last time bytes were queued */
-#ifdef HS_DEBUG
-    int64_t dbg_first_ns;
-    bool dbg_woke;
-#endif
 };
 
 struct http_req {

@@ -55,21 +55,6 @@ int http_sse_format(struct buf *out, const char *event, const char *id, const ch
 
 /* ---- the reader (server thread) ---------------------------------------------- */
 
-#ifdef HS_DEBUG
-static _Atomic long dbg_slow_resume_call; static _Atomic long long dbg_max_resume_call;
-static _Atomic long dbg_late_wake, dbg_late_nowake, dbg_sends_wake, dbg_sends_nowake;
-static _Atomic long long dbg_max_wake, dbg_max_nowake;
-static __thread int64_t dbg_dummy;
-void hs_debug_print(void);
-void hs_debug_print(void)
-{
-    fprintf(stderr, "DBG sends wake %ld nowake %ld; late(>5ms) wake %ld nowake %ld; max wake %lld us nowake %lld us\n",
-            (long)dbg_sends_wake, (long)dbg_sends_nowake, (long)dbg_late_wake, (long)dbg_late_nowake,
-            (long long)dbg_max_wake / 1000, (long long)dbg_max_nowake / 1000);
-    fprintf(stderr, "DBG resume call >1ms: %ld, max %lld us\n", (long)dbg_slow_resume_call, (long long)dbg_max_resume_call / 1000);
-}
-#endif
-
 static ssize_t stream_read(void *cls, uint64_t pos, char *dest, size_t max)
 {
     (void)pos;
@@ -81,14 +66,6 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *dest, size_t max)
     if (req->gone && req->why != HTTP_GONE_STOPPING) {
         result = MHD_CONTENT_READER_END_WITH_ERROR;
     } else if (avail) {
-#ifdef HS_DEBUG
-        if (st->dbg_first_ns) {
-            int64_t d = clock_now_ns() - st->dbg_first_ns;
-            if (st->dbg_woke) { if (d > 5000000) dbg_late_wake++; if (d > dbg_max_wake) dbg_max_wake = d; }
-            else { if (d > 5000000) dbg_late_nowake++; if (d > dbg_max_nowake) dbg_max_nowake = d; }
-            st->dbg_first_ns = 0;
-        }
-#endif
         size_t n = avail < max ? avail : max;
         memcpy(dest, st->out.data + st->out_off, n);
         st->out_off += n;
@@ -202,21 +179,10 @@ static int stream_queue(struct http_stream *st, const char *event, const char *i
     }
     st->last_write_ns = clock_now_ns();
     wake = http_req_take_wake_locked(req);
-#ifdef HS_DEBUG
-    if (!st->dbg_first_ns) { st->dbg_first_ns = st->last_write_ns; st->dbg_woke = wake != NULL; }
-    if (wake) dbg_sends_wake++; else dbg_sends_nowake++;
-#endif
 out:
     pthread_mutex_unlock(&req->lock);
     if (wake)
         MHD_resume_connection(wake);
-#ifdef HS_DEBUG
-    if (wake) {
-        int64_t d = clock_now_ns() - st->last_write_ns;
-        if (d > 1000000) dbg_slow_resume_call++;
-        if (d > dbg_max_resume_call) dbg_max_resume_call = d;
-    }
-#endif
     return rc;
 }
 

@@ -138,29 +138,30 @@ static const struct store_ops *begin(struct store *st)
     return st->ops;
 }
 
-#define CHECK(st, cond, ...)                                                                   \
-    do {                                                                                       \
-        if (!(cond))                                                                           \
-            return store_fail((st), ERR_INVALID, __VA_ARGS__);                                 \
+#define CHECK(st, cond, ...)                                                                       \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            return store_fail((st), ERR_INVALID, __VA_ARGS__);                                     \
     } while (0)
 
-#define CHECK_ID(st, what, id)                                                                 \
-    CHECK(st, store_id_valid(id), "invalid %s id \"%.80s\" (1-%d of A-Z a-z 0-9 _ -)", what,   \
+#define CHECK_ID(st, what, id)                                                                     \
+    CHECK(st, store_id_valid(id), "invalid %s id \"%.80s\" (1-%d of A-Z a-z 0-9 _ -)", what,       \
           (id) ? (id) : "(null)", STORE_ID_MAX)
 
-#define CHECK_NAME(st, what, name)                                                             \
-    CHECK(st, name_valid(name), "invalid %s \"%.80s\" (1-%d printable characters, no spaces)", \
+#define CHECK_NAME(st, what, name)                                                                 \
+    CHECK(st, name_valid(name), "invalid %s \"%.80s\" (1-%d printable characters, no spaces)",     \
           what, (name) ? (name) : "(null)", STORE_NAME_MAX)
 
-#define CHECK_USER(st, name)                                                                   \
-    CHECK(st, store_user_name_valid(name), "invalid user name \"%.80s\" (1-%d of A-Z a-z 0-9 . _ @ -)", \
-          (name) ? (name) : "(null)", STORE_USER_MAX)
+#define CHECK_USER(st, name)                                                                       \
+    CHECK(st, store_user_name_valid(name),                                                         \
+          "invalid user name \"%.80s\" (1-%d of A-Z a-z 0-9 . _ @ -)", (name) ? (name) : "(null)", \
+          STORE_USER_MAX)
 
-#define CHECK_TEXT(st, what, text)                                                             \
+#define CHECK_TEXT(st, what, text)                                                                 \
     CHECK(st, text_valid(text), "%s is longer than %d bytes", what, STORE_TEXT_MAX)
 
-#define CHECK_HASH(st, hash)                                                                   \
-    CHECK(st, hash_valid(hash), "a token hash is %d lowercase hex digits (SHA-256)",           \
+#define CHECK_HASH(st, hash)                                                                       \
+    CHECK(st, hash_valid(hash), "a token hash is %d lowercase hex digits (SHA-256)",               \
           STORE_TOKEN_HASH_LEN)
 
 /* ---- opening --------------------------------------------------------------- */
@@ -391,8 +392,7 @@ int store_run_list(struct store *st, const struct store_run_filter *f, struct st
     if (f)
         g = *f;
     CHECK(st, g.status_mask < (1u << STORE_RUN_STATUS_COUNT), "unknown run status in filter");
-    CHECK(st, !g.workflow || name_valid(g.workflow), "invalid workflow name \"%.80s\"",
-          g.workflow);
+    CHECK(st, !g.workflow || name_valid(g.workflow), "invalid workflow name \"%.80s\"", g.workflow);
     CHECK(st, g.offset <= INT64_MAX, "offset out of range");
     if (g.status_mask == 0)
         g.status_mask = (1u << STORE_RUN_STATUS_COUNT) - 1;
@@ -458,8 +458,7 @@ int store_run_delete(struct store *st, const char *id)
     return ops->run_delete(st, id);
 }
 
-int store_step_start(struct store *st, const char *run_id, const char *step,
-                     struct store_step *out)
+int store_step_start(struct store *st, const char *run_id, const char *step, struct store_step *out)
 {
     const struct store_ops *ops = begin(st);
     if (out)
@@ -475,8 +474,8 @@ int store_step_start(struct store *st, const char *run_id, const char *step,
     return rc;
 }
 
-int store_step_succeed(struct store *st, const char *run_id, const char *step,
-                       const json_t *output, const char *next_step)
+int store_step_succeed(struct store *st, const char *run_id, const char *step, const json_t *output,
+                       const char *next_step)
 {
     const struct store_ops *ops = begin(st);
     CHECK_ID(st, "run", run_id);

@@ -37,15 +37,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_ID_MAX         64        /* session and run ids: [A-Za-z0-9_-]{1,64} */
-#define STORE_NAME_MAX       128       /* workflow, step, lease, owner and checkpoint names */
-#define STORE_USER_MAX       64        /* user names: [A-Za-z0-9._@-]{1,64} */
-#define STORE_TOKEN_HASH_LEN 64        /* SHA-256 as lowercase hex */
+#define STORE_ID_MAX         64         /* session and run ids: [A-Za-z0-9_-]{1,64} */
+#define STORE_NAME_MAX       128        /* workflow, step, lease, owner and checkpoint names */
+#define STORE_USER_MAX       64         /* user names: [A-Za-z0-9._@-]{1,64} */
+#define STORE_TOKEN_HASH_LEN 64         /* SHA-256 as lowercase hex */
 #define STORE_TEXT_MAX       (64 << 10) /* titles, errors, labels, teams, hashes, values */
 #define STORE_DOC_MAX        (16 << 20) /* one JSON document, serialised */
-#define STORE_LIST_DEFAULT   100       /* rows a list returns when limit is 0 */
-#define STORE_LIST_MAX       1000      /* the most rows one list call returns */
-#define STORE_ERROR_MAX      512       /* store_error's buffer */
+#define STORE_LIST_DEFAULT   100        /* rows a list returns when limit is 0 */
+#define STORE_LIST_MAX       1000       /* the most rows one list call returns */
+#define STORE_ERROR_MAX      512        /* store_error's buffer */
 
 struct store;
 
@@ -87,9 +87,9 @@ bool store_user_name_valid(const char *name);
 
 struct store_session {
     char id[STORE_ID_MAX + 1];
-    char *owner;  /* user name, "" for none */
-    char *title;  /* "" for none */
-    json_t *doc;  /* the document (the store never looks inside); NULL in lists */
+    char *owner;     /* user name, "" for none */
+    char *title;     /* "" for none */
+    json_t *doc;     /* the document (the store never looks inside); NULL in lists */
     int64_t version; /* 1 after create, +1 on every put */
     int64_t created_ms;
     int64_t updated_ms;
@@ -97,11 +97,11 @@ struct store_session {
 
 /* What store_session_put writes (all borrowed). */
 struct store_session_put {
-    const char *id;      /* caller-chosen, store_id_valid */
-    const char *owner;   /* NULL: "" on create, unchanged on update */
-    const char *title;   /* NULL: "" on create, unchanged on update */
-    const json_t *doc;   /* NULL: {} (any JSON value round-trips) */
-    int64_t version;     /* the version you read: 0 creates */
+    const char *id;    /* caller-chosen, store_id_valid */
+    const char *owner; /* NULL: "" on create, unchanged on update */
+    const char *title; /* NULL: "" on create, unchanged on update */
+    const json_t *doc; /* NULL: {} (any JSON value round-trips) */
+    int64_t version;   /* the version you read: 0 creates */
 };
 
 struct store_session_filter {
@@ -159,26 +159,26 @@ enum store_step_status {
 struct store_step {
     char *name;
     enum store_step_status status;
-    json_t *output;     /* the recorded output of a succeeded step, else NULL */
-    int attempts;       /* times it started */
-    char *error;        /* the last failure (kept while a retry runs), or NULL */
-    int64_t started_ms; /* the last start */
+    json_t *output;      /* the recorded output of a succeeded step, else NULL */
+    int attempts;        /* times it started */
+    char *error;         /* the last failure (kept while a retry runs), or NULL */
+    int64_t started_ms;  /* the last start */
     int64_t finished_ms; /* 0 while running */
 };
 
 struct store_run {
     char id[STORE_ID_MAX + 1]; /* store-generated, unguessable */
     char *workflow;
-    char *dedupe_key;   /* NULL for none */
-    json_t *input;      /* NULL in lists */
+    char *dedupe_key; /* NULL for none */
+    json_t *input;    /* NULL in lists */
     enum store_run_status status;
     char *current_step; /* "" before the first step and after the last */
     int attempts;       /* times the run entered RUNNING */
     char *last_error;   /* NULL for none */
     int64_t created_ms;
     int64_t updated_ms;
-    int64_t finished_ms; /* when it reached a final status, else 0 */
-    int64_t wake_at_ms;  /* the durable timer, 0 for none */
+    int64_t finished_ms;      /* when it reached a final status, else 0 */
+    int64_t wake_at_ms;       /* the durable timer, 0 for none */
     struct store_step *steps; /* store_run_get with steps: in the order first started */
     size_t step_count;
 };
@@ -206,12 +206,12 @@ struct store_run_list {
 
 /* A compare-and-set on a run's status. */
 struct store_run_transition {
-    unsigned from;          /* STORE_RUN_MASK bits the run must be in; 0: any */
+    unsigned from; /* STORE_RUN_MASK bits the run must be in; 0: any */
     enum store_run_status to;
-    int64_t wake_at_ms;     /* the new timer (0: none); for RUNNING, a deadline
-                               after which the run is due again (a lease-like
-                               heartbeat, so a run whose worker died resumes) */
-    const char *error;      /* new last_error: NULL keeps it, "" clears it */
+    int64_t wake_at_ms; /* the new timer (0: none); for RUNNING, a deadline
+                           after which the run is due again (a lease-like
+                           heartbeat, so a run whose worker died resumes) */
+    const char *error;  /* new last_error: NULL keeps it, "" clears it */
 };
 
 /* Creates a PENDING run with a fresh id, or, when in->dedupe_key already
@@ -254,8 +254,8 @@ int store_step_start(struct store *st, const char *run_id, const char *step,
  * the run's current step, in one transaction: after a crash both or neither
  * are stored. ERR_EXISTS when the step had already succeeded (nothing is
  * changed). A step never started is recorded with one attempt. */
-int store_step_succeed(struct store *st, const char *run_id, const char *step,
-                       const json_t *output, const char *next_step);
+int store_step_succeed(struct store *st, const char *run_id, const char *step, const json_t *output,
+                       const char *next_step);
 /* Records a step's failure and sets it as the run's last_error, in one
  * transaction. The run's status is left to the caller (retry or fail it).
  * ERR_EXISTS when the step had already succeeded. */
@@ -340,7 +340,7 @@ struct store_user_list {
 struct store_token {
     char hash[STORE_TOKEN_HASH_LEN + 1]; /* SHA-256 of the bearer token, hex */
     char user[STORE_USER_MAX + 1];
-    char *label;          /* "" for none */
+    char *label; /* "" for none */
     int64_t created_ms;
     int64_t last_used_ms; /* 0 until used; updated at most once a minute */
 };

@@ -40,8 +40,7 @@ struct store_ops {
     int (*step_succeed)(struct store *st, const char *run_id, const char *step,
                         const json_t *output, const char *next_step);
     int (*step_fail)(struct store *st, const char *run_id, const char *step, const char *error);
-    int (*step_get)(struct store *st, const char *run_id, const char *step,
-                    struct store_step *out);
+    int (*step_get)(struct store *st, const char *run_id, const char *step, struct store_step *out);
 
     int (*lease_acquire)(struct store *st, const char *name, const char *owner, int64_t ttl_ms,
                          struct store_lease *holder);

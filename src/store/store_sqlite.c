@@ -309,8 +309,8 @@ static int read_version(struct store_sqlite *s, int64_t *version)
                    "applied_ms INTEGER NOT NULL)",
                    "creating schema_version");
     if (rc == 0)
-        rc = query_one(s, "SELECT coalesce(max(version), 0) FROM schema_version", version, NULL,
-                       0, "reading the schema version");
+        rc = query_one(s, "SELECT coalesce(max(version), 0) FROM schema_version", version, NULL, 0,
+                       "reading the schema version");
     return rc;
 }
 
@@ -419,9 +419,8 @@ int store_sqlite_open(const char *path, const struct store_options *opts, struct
     s->base.clock_ctx = opts->clock_ctx;
     s->busy_timeout_ms = opts->busy_timeout_ms;
     s->path = xstrdup(path);
-    int rc = sqlite3_open_v2(path, &s->db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                             NULL);
+    int rc = sqlite3_open_v2(
+        path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         rc = s->db ? store_sq_fail(s, rc, "opening")
                    : store_fail(&s->base, ERR_IO, "%s: cannot open the database", path);

@@ -143,8 +143,8 @@ int store_sq_session_list(struct store *st, const struct store_session_filter *f
                           struct store_session_list *out);
 int store_sq_session_delete(struct store *st, const char *id);
 int store_sq_session_delete_idle(struct store *st, int64_t idle_ms, size_t *deleted);
-int store_sq_lease_acquire(struct store *st, const char *name, const char *owner,
-                           int64_t ttl_ms, struct store_lease *holder);
+int store_sq_lease_acquire(struct store *st, const char *name, const char *owner, int64_t ttl_ms,
+                           struct store_lease *holder);
 int store_sq_lease_release(struct store *st, const char *name, const char *owner);
 int store_sq_lease_get(struct store *st, const char *name, struct store_lease *holder);
 int store_sq_checkpoint_get(struct store *st, const char *key, char **value);
@@ -158,15 +158,14 @@ int store_sq_run_find(struct store *st, const char *dedupe_key, struct store_run
 int store_sq_run_list(struct store *st, const struct store_run_filter *f,
                       struct store_run_list *out);
 int store_sq_run_due(struct store *st, size_t limit, struct store_run_list *out);
-int store_sq_run_transition(struct store *st, const char *id,
-                            const struct store_run_transition *t, struct store_run *out);
+int store_sq_run_transition(struct store *st, const char *id, const struct store_run_transition *t,
+                            struct store_run *out);
 int store_sq_run_delete(struct store *st, const char *id);
 int store_sq_step_start(struct store *st, const char *run_id, const char *step,
                         struct store_step *out);
 int store_sq_step_succeed(struct store *st, const char *run_id, const char *step,
                           const json_t *output, const char *next_step);
-int store_sq_step_fail(struct store *st, const char *run_id, const char *step,
-                       const char *error);
+int store_sq_step_fail(struct store *st, const char *run_id, const char *step, const char *error);
 int store_sq_step_get(struct store *st, const char *run_id, const char *step,
                       struct store_step *out);
 
@@ -176,8 +175,7 @@ int store_sq_user_get(struct store *st, const char *name, struct store_user *out
 int store_sq_user_list(struct store *st, const struct store_user_filter *f,
                        struct store_user_list *out);
 int store_sq_user_delete(struct store *st, const char *name);
-int store_sq_token_create(struct store *st, const char *hash, const char *user,
-                          const char *label);
+int store_sq_token_create(struct store *st, const char *hash, const char *user, const char *label);
 int store_sq_token_lookup(struct store *st, const char *hash, struct store_token *out);
 int store_sq_token_list(struct store *st, const char *user, struct store_token_list *out);
 int store_sq_token_delete(struct store *st, const char *hash);

@@ -162,12 +162,11 @@ static int insert_run(struct store_sqlite *s, const struct store_run_new *in, co
         if (rc || changes)
             return rc;
     }
-    return store_fail(&s->base, ERR_IO, "%s: no free run id after %d tries", s->path,
-                      RUN_ID_TRIES);
+    return store_fail(&s->base, ERR_IO, "%s: no free run id after %d tries", s->path, RUN_ID_TRIES);
 }
 
-static int create_locked(struct store_sqlite *s, const struct store_run_new *in,
-                         const char *input, struct store_run *out, bool *created)
+static int create_locked(struct store_sqlite *s, const struct store_run_new *in, const char *input,
+                         struct store_run *out, bool *created)
 {
     if (in->dedupe_key) {
         int rc = load_run(s, SQ_RUN_BY_KEY, in->dedupe_key, out);
@@ -315,8 +314,8 @@ static int transition_locked(struct store_sqlite *s, const char *id,
     return rc;
 }
 
-int store_sq_run_transition(struct store *st, const char *id,
-                            const struct store_run_transition *t, struct store_run *out)
+int store_sq_run_transition(struct store *st, const char *id, const struct store_run_transition *t,
+                            struct store_run *out)
 {
     struct store_sqlite *s = store_sq(st);
     int rc = store_sq_begin(s, true);

@@ -81,16 +81,17 @@ static const char migration_1[] =
 const struct store_sq_migration store_sq_migrations[] = {
     {1, "sessions, runs, steps, leases, checkpoints, users, tokens", migration_1},
 };
-const int store_sq_schema_latest = (int)(sizeof store_sq_migrations / sizeof store_sq_migrations[0]);
+const int store_sq_schema_latest =
+    (int)(sizeof store_sq_migrations / sizeof store_sq_migrations[0]);
 
 #define SESSION_COLS "id, owner, title, version, created_ms, updated_ms"
-#define RUN_COLS                                                                               \
-    "id, workflow, dedupe_key, input, status, current_step, attempts, last_error, created_ms, " \
+#define RUN_COLS                                                                                   \
+    "id, workflow, dedupe_key, input, status, current_step, attempts, last_error, created_ms, "    \
     "updated_ms, finished_ms, wake_at_ms"
-#define STEP_COLS "name, status, output, attempts, error, started_ms, finished_ms"
+#define STEP_COLS     "name, status, output, attempts, error, started_ms, finished_ms"
 #define STEP_NEXT_SEQ "(SELECT coalesce(max(seq), 0) + 1 FROM run_step WHERE run_id = ?1)"
-#define USER_COLS "name, role, team, password_hash, created_ms"
-#define TOKEN_COLS "hash, user_name, label, created_ms, last_used_ms"
+#define USER_COLS     "name, role, team, password_hash, created_ms"
+#define TOKEN_COLS    "hash, user_name, label, created_ms, last_used_ms"
 
 const char *const store_sq_sql[SQ_COUNT] = {
     [SQ_BEGIN_READ] = "BEGIN",

@@ -75,8 +75,7 @@ static int explain_stale(struct store_sqlite *s, const char *id, int64_t expecte
     return code;
 }
 
-int store_sq_session_put(struct store *st, const struct store_session_put *in,
-                         int64_t *new_version)
+int store_sq_session_put(struct store *st, const struct store_session_put *in, int64_t *new_version)
 {
     struct store_sqlite *s = store_sq(st);
     char what[STORE_ID_MAX + 32];

@@ -156,8 +156,7 @@ static int token_create_locked(struct store_sqlite *s, const char *hash, const c
     return rc;
 }
 
-int store_sq_token_create(struct store *st, const char *hash, const char *user,
-                          const char *label)
+int store_sq_token_create(struct store *st, const char *hash, const char *user, const char *label)
 {
     struct store_sqlite *s = store_sq(st);
     int rc = store_sq_begin(s, true);

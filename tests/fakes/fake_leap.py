@@ -29,7 +29,7 @@ N}`, pagination `limit` (default 10, max 100) / `page` with
 `includes[]=<relation>` embeds a relation wrapped as `{"data": ...}`.
 
 Where the docs are silent the fake had to choose; each choice is marked
-ASSUMED below and in tests/fakes/README.md's wording: the error body
+ASSUMED in the code below: the error body
 (`{"status": N, "error": {"code": N, "message": "..."}}`), the response of
 POST /prospects (the new customer with its job under `jobs.data`), the
 `includes[]=jobs` relation on a customer, the appointment fields

@@ -89,9 +89,9 @@ static void fake_start(struct fake *f, const char *faults, const char *const *ex
     snprintf(parent, sizeof parent, "%d", (int)getpid());
     if (faults)
         write_text(faults_file, faults);
-    const char *args[32] = {"python3", script,       "--seed",  seed,   "--port-file", port_file,
-                            "--log",   f->log,       "--token", TOKEN,  "--parent-pid", parent,
-                            "--rate-limit", "0"};
+    const char *args[32] = {"python3",      script,  "--seed",       seed,      "--port-file",
+                            port_file,      "--log", f->log,         "--token", TOKEN,
+                            "--parent-pid", parent,  "--rate-limit", "0"};
     int n = 14;
     if (faults) {
         args[n++] = "--faults";
@@ -324,8 +324,8 @@ static void test_form_and_multipart(void **state)
     const char *boundary = strstr(ctype, "boundary=");
     assert_non_null(boundary);
     assert_true(strncmp(ctype, "multipart/form-data; ", 21) == 0);
-    char *open = xasprintf("--%s\r\n", boundary + 9), *close = xasprintf("\r\n--%s--\r\n",
-                                                                         boundary + 9);
+    char *open = xasprintf("--%s\r\n", boundary + 9),
+         *close = xasprintf("\r\n--%s--\r\n", boundary + 9);
     assert_true(strncmp(buf_str(&b), open, strlen(open)) == 0);
     assert_non_null(strstr(buf_str(&b), "Content-Disposition: form-data; name=\"note\"\r\n"));
     assert_non_null(strstr(buf_str(&b), "\r\n\r\nline one\r\nline two\r\n--"));
@@ -338,15 +338,15 @@ static void test_form_and_multipart(void **state)
 
 static void test_json_mapping(void **state)
 {
-    json_t *c = json_loads(
-        "{\"id\": \"77\", \"first_name\": \"Rosa\", \"last_name\": \"Garcia\","
-        " \"email\": \"r@example.com\","
-        " \"phones\": {\"data\": [{\"label\": \"home\", \"number\": \"6145550100\"},"
-        "   {\"label\": \"cell\", \"number\": 6145550142}]},"
-        " \"address\": {\"data\": {\"address\": \"1 Main St\", \"city\": \"Columbus\","
-        "   \"state\": {\"id\": 36, \"code\": \"OH\"}, \"zip\": \"43215\"}},"
-        " \"referred_by_type\": \"referral\", \"created_at\": \"2026-11-09 15:20:00\"}",
-        0, NULL);
+    json_t *c =
+        json_loads("{\"id\": \"77\", \"first_name\": \"Rosa\", \"last_name\": \"Garcia\","
+                   " \"email\": \"r@example.com\","
+                   " \"phones\": {\"data\": [{\"label\": \"home\", \"number\": \"6145550100\"},"
+                   "   {\"label\": \"cell\", \"number\": 6145550142}]},"
+                   " \"address\": {\"data\": {\"address\": \"1 Main St\", \"city\": \"Columbus\","
+                   "   \"state\": {\"id\": 36, \"code\": \"OH\"}, \"zip\": \"43215\"}},"
+                   " \"referred_by_type\": \"referral\", \"created_at\": \"2026-11-09 15:20:00\"}",
+                   0, NULL);
     struct crm_customer cu;
     memset(&cu, 0, sizeof cu);
     crm_leap_customer(c, &cu);
@@ -413,9 +413,9 @@ static void test_auth(void **state)
     assert_non_null(strstr(err, "LEAP_API_TOKEN"));
     assert_null(strstr(err, "wrong-token-0000"));
     json_t *r = log_last(&f, "GET", "/jobs/1042");
-    assert_string_equal(json_string_value(json_object_get(json_object_get(r, "headers"),
-                                                          "Authorization")),
-                        "<bad>");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(r, "headers"), "Authorization")),
+        "<bad>");
     assert_int_equal(json_integer_value(json_object_get(r, "status")), 401);
     json_decref(r);
     crm_close(crm);
@@ -608,10 +608,10 @@ static void test_create(void **state)
     assert_string_equal(json_string_value(json_object_get(h, "Content-Type")),
                         "application/x-www-form-urlencoded");
     json_t *form = json_object_get(r, "form");
-    const char *want[] = {"first_name",        "last_name",         "email",
-                          "phones[0][number]", "phones[0][label]",  "address[address]",
-                          "address[city]",     "address[state]",    "address[zip]",
-                          "job[description]",  "job[trades][]",     "job[same_as_customer_address]"};
+    const char *want[] = {"first_name",        "last_name",        "email",
+                          "phones[0][number]", "phones[0][label]", "address[address]",
+                          "address[city]",     "address[state]",   "address[zip]",
+                          "job[description]",  "job[trades][]",    "job[same_as_customer_address]"};
     assert_int_equal(json_object_size(form), sizeof want / sizeof want[0]);
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         if (!json_object_get(form, want[i]))
@@ -652,8 +652,9 @@ static void test_create_lost_answer(void **state)
 {
     struct fake f;
     /* Leap creates the prospect, then the connection drops before the answer. */
-    fake_start(&f, "[{\"method\": \"POST\", \"path\": \"/prospects\", \"commit\": true,"
-                   " \"drop\": true}]",
+    fake_start(&f,
+               "[{\"method\": \"POST\", \"path\": \"/prospects\", \"commit\": true,"
+               " \"drop\": true}]",
                NULL);
     struct crm *crm = open_leap(&f, NULL);
     struct crm_new_client in = new_client();
@@ -683,9 +684,10 @@ static void test_create_lost_answer(void **state)
 static void test_create_refused(void **state)
 {
     struct fake f;
-    fake_start(&f, "[{\"method\": \"POST\", \"path\": \"/prospects\", \"status\": 412,"
-                   " \"body\": \"<html><body><h1>Precondition Failed</h1></body></html>\","
-                   " \"content_type\": \"text/html\"}]",
+    fake_start(&f,
+               "[{\"method\": \"POST\", \"path\": \"/prospects\", \"status\": 412,"
+               " \"body\": \"<html><body><h1>Precondition Failed</h1></body></html>\","
+               " \"content_type\": \"text/html\"}]",
                NULL);
     struct crm *crm = open_leap(&f, NULL);
     struct crm_new_client in = new_client();
@@ -830,7 +832,8 @@ static void test_rate_limit_bound(void **state)
 static void test_open_checks(void **state)
 {
     char err[512];
-    struct crm_options o = {.backend = "leap", .leap_token = "t0ken-abc", .leap_base_url = "ftp://x"};
+    struct crm_options o = {
+        .backend = "leap", .leap_token = "t0ken-abc", .leap_base_url = "ftp://x"};
     assert_null(crm_open(&o, err, sizeof err));
     assert_non_null(strstr(err, "https://"));
     o.leap_base_url = NULL;

@@ -146,9 +146,9 @@ static struct crm_new_client sample_client(void)
 static void test_stage_names(void **state)
 {
     enum crm_stage s;
-    const char *keys[] = {"lead",         "appointment_set", "primer_video_sent",
-                          "inspection",   "presentation",    "signed",
-                          "production",   "complete",        "review_request"};
+    const char *keys[] = {"lead",       "appointment_set", "primer_video_sent",
+                          "inspection", "presentation",    "signed",
+                          "production", "complete",        "review_request"};
     assert_int_equal(CRM_STAGE_COUNT, 9);
     for (int i = 0; i < CRM_STAGE_COUNT; i++) {
         assert_string_equal(crm_stage_key(i), keys[i]);
@@ -201,8 +201,9 @@ static void test_trades_and_phones(void **state)
         assert_int_equal(crm_phone_e164(good[i], out, sizeof out), 0);
         assert_string_equal(out, "+16145550142");
     }
-    const char *bad[] = {"555-0142", "614-555-014", "614 555 0142 ext 3", "+44 20 7946 0958",
-                         "(014) 555-0142", "", NULL};
+    const char *bad[] = {
+        "555-0142", "614-555-014", "614 555 0142 ext 3", "+44 20 7946 0958", "(014) 555-0142",
+        "",         NULL};
     for (int i = 0; bad[i]; i++)
         assert_int_equal(crm_phone_e164(bad[i], out, sizeof out), ERR_INVALID);
 }
@@ -266,16 +267,16 @@ static void test_schema_and_wal(void **state)
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
     sqlite3_finalize(st);
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT max(version) FROM schema_version;", -1, &st,
-                                        NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "SELECT max(version) FROM schema_version;", -1, &st, NULL),
+        SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     assert_int_equal(sqlite3_column_int(st, 0), 1);
     sqlite3_finalize(st);
     /* The CHECK constraint holds the stage names. */
-    assert_int_not_equal(sqlite3_exec(db, "UPDATE jobs SET stage = 'pending' WHERE id = 1042;",
-                                      NULL, NULL, NULL),
-                         SQLITE_OK);
+    assert_int_not_equal(
+        sqlite3_exec(db, "UPDATE jobs SET stage = 'pending' WHERE id = 1042;", NULL, NULL, NULL),
+        SQLITE_OK);
     /* A database from a newer Hard-E is refused, not damaged. */
     assert_int_equal(sqlite3_exec(db,
                                   "INSERT INTO schema_version(version, applied_at)"
@@ -408,8 +409,7 @@ static void test_notes(void **state)
     char err[256];
     int64_t id = 0;
     assert_int_equal(crm_note_add(f->crm, 1042, "Dave Kowalski",
-                                  "  Called Rosa: confirmed Tuesday 6 pm.  ", &id, err,
-                                  sizeof err),
+                                  "  Called Rosa: confirmed Tuesday 6 pm.  ", &id, err, sizeof err),
                      0);
     assert_true(id > 0);
     struct crm_job j;
@@ -751,8 +751,7 @@ static void test_open_options(void **state)
     o = (struct crm_options){.backend = "leap"};
     assert_null(crm_open(&o, err, sizeof err));
     assert_non_null(strstr(err, "token"));
-    assert_int_equal(crm_search(NULL, "x", 0, &(struct crm_hits){0}, err, sizeof err),
-                     ERR_INVALID);
+    assert_int_equal(crm_search(NULL, "x", 0, &(struct crm_hits){0}, err, sizeof err), ERR_INVALID);
 }
 
 static void test_open_configured(void **state)
@@ -761,8 +760,8 @@ static void test_open_configured(void **state)
     char err[512];
     unsetenv("LEAP_API_TOKEN");
     unsetenv("HARDE_CRM_BACKEND");
-    struct config *cfg = config_parse("[crm]\ndb = other.sqlite\nseed = none\n", "t.ini", err,
-                                      sizeof err);
+    struct config *cfg =
+        config_parse("[crm]\ndb = other.sqlite\nseed = none\n", "t.ini", err, sizeof err);
     assert_non_null(cfg);
     char *share = xasprintf("%s/..", f->dir); /* any directory: no seed is read */
     struct crm *crm = crm_open_configured(cfg, f->dir, share, err, sizeof err);
@@ -812,9 +811,8 @@ static void test_two_handles(void **state)
     struct crm *other = open_local(f->db, f->seed);
     char err[256];
     int64_t id;
-    assert_int_equal(crm_note_add(other, 1061, "Priya Shah", "Confirmed by text.", &id, err,
-                                  sizeof err),
-                     0);
+    assert_int_equal(
+        crm_note_add(other, 1061, "Priya Shah", "Confirmed by text.", &id, err, sizeof err), 0);
     struct crm_job j;
     assert_int_equal(crm_job_get(f->crm, 1061, &j, err, sizeof err), 0);
     assert_int_equal(j.notes[j.note_count - 1].id, id);

@@ -116,8 +116,8 @@ static int setup(void **state)
     snprintf(f->root, sizeof f->root, "%s/test_delivery.XXXXXX", tmp && *tmp ? tmp : "/tmp");
     assert_non_null(mkdtemp(f->root));
     snprintf(f->data_dir, sizeof f->data_dir, "%s/data", f->root);
-    struct delivery_options o = {.local = {.data_dir = f->data_dir,
-                                           .public_base_url = BASE_URL "/"}};
+    struct delivery_options o = {
+        .local = {.data_dir = f->data_dir, .public_base_url = BASE_URL "/"}};
     char err[256] = "";
     assert_int_equal(delivery_open(&o, &f->d, err, sizeof err), 0);
     f->dir = delivery_local_dir(f->data_dir);
@@ -229,13 +229,13 @@ static void upload_rejects_bad_arguments(void **state)
     char long_name[DELIVERY_NAME_MAX + 2];
     memset(long_name, 'a', sizeof long_name - 1);
     long_name[sizeof long_name - 1] = '\0';
-    const char *bad_names[] = {"", "../x.mp4", ".hidden", "a/b.mp4", "a b.mp4", "-dash",
-                               "a%2fb", "ü.mp4", "a\\b", long_name, NULL};
+    const char *bad_names[] = {"",      "../x.mp4", ".hidden", "a/b.mp4", "a b.mp4", "-dash",
+                               "a%2fb", "ü.mp4",    "a\\b",    long_name, NULL};
     for (int i = 0; bad_names[i]; i++) {
         err[0] = '\0';
-        assert_int_equal(delivery_upload(f->d, src, bad_names[i], "video/mp4", &link, err,
-                                         sizeof err),
-                         ERR_INVALID);
+        assert_int_equal(
+            delivery_upload(f->d, src, bad_names[i], "video/mp4", &link, err, sizeof err),
+            ERR_INVALID);
         assert_non_null(strstr(err, "bad file name"));
         assert_null(link.url);
     }
@@ -244,9 +244,9 @@ static void upload_rejects_bad_arguments(void **state)
     assert_true(delivery_name_valid(long_name));
     assert_true(delivery_name_valid("Primer_1042-v2.final.mp4"));
 
-    assert_int_equal(delivery_upload(f->d, src, "a.mp4", "video/mp4\r\nX-Evil: 1", &link, err,
-                                     sizeof err),
-                     ERR_INVALID);
+    assert_int_equal(
+        delivery_upload(f->d, src, "a.mp4", "video/mp4\r\nX-Evil: 1", &link, err, sizeof err),
+        ERR_INVALID);
     assert_int_equal(delivery_upload(f->d, src, "a.mp4", "nonsense", &link, err, sizeof err),
                      ERR_INVALID);
     assert_int_equal(delivery_upload(f->d, src, "a.mp4", "a/\"b\"", &link, err, sizeof err),
@@ -318,9 +318,9 @@ static void path_mapping_rejects_traversal_and_strangers(void **state)
     assert_int_equal(delivery_local_open(f->dir, NULL, &file), ERR_INVALID);
 
     /* Well-formed but unknown: a token never issued, a name not in the token. */
-    assert_int_equal(delivery_local_open(f->dir, "/d/0123456789abcdef0123456789abcdef/video.mp4",
-                                         &file),
-                     ERR_NOT_FOUND);
+    assert_int_equal(
+        delivery_local_open(f->dir, "/d/0123456789abcdef0123456789abcdef/video.mp4", &file),
+        ERR_NOT_FOUND);
     char *other = xasprintf("/d/%s/other.mp4", token);
     assert_int_equal(delivery_local_open(f->dir, other, &file), ERR_NOT_FOUND);
     free(other);
@@ -342,7 +342,7 @@ static void path_mapping_refuses_symlinks_out_of_the_folder(void **state)
     /* A planted token directory that is a symlink to a directory outside. */
     char *outdir = xasprintf("%s/elsewhere", f->root);
     assert_int_equal(mkdir(outdir, 0755), 0);
-    char *outfile = xasprintf("%s/video.mp4", outdir);
+    char *outfile = xasprintf("%s/elsewhere/video.mp4", f->root);
     write_file(outfile, "private", 7);
     const char *fake_token = "fedcba9876543210fedcba9876543210";
     char *link_dir = xasprintf("%s/%s", f->dir, fake_token);
@@ -391,15 +391,21 @@ static void local_remove_is_final_and_idempotent(void **state)
     assert_int_equal(delivery_local_open(f->dir, url_path(&keep), &file), 0);
     close(file.fd);
 
-    const char *bad[] = {"local:", "local:xyz", "local:../../etc", "gdrive:1abc",
-                         "s3:key", "local0123456789abcdef0123456789abcdef", "", NULL};
+    const char *bad[] = {"local:",
+                         "local:xyz",
+                         "local:../../etc",
+                         "gdrive:1abc",
+                         "s3:key",
+                         "local0123456789abcdef0123456789abcdef",
+                         "",
+                         NULL};
     for (int i = 0; bad[i]; i++)
         assert_int_equal(delivery_remove(f->d, bad[i], err, sizeof err), ERR_INVALID);
     assert_int_equal(delivery_remove(f->d, NULL, err, sizeof err), ERR_INVALID);
     assert_non_null(strstr(err, "not a local delivery handle"));
-    assert_int_equal(delivery_remove(f->d, "local:0123456789ABCDEF0123456789ABCDEF", err,
-                                     sizeof err),
-                     ERR_INVALID);
+    assert_int_equal(
+        delivery_remove(f->d, "local:0123456789ABCDEF0123456789ABCDEF", err, sizeof err),
+        ERR_INVALID);
 
     /* An interrupted removal (renamed, not deleted) finishes on the next call. */
     char token[DELIVERY_TOKEN_HEX + 1];
@@ -471,8 +477,7 @@ static void open_checks_options(void **state)
     assert_int_equal(delivery_open(&o, &d, err, sizeof err), ERR_CONFIG);
     assert_non_null(strstr(err, "folder_id"));
 
-    o = (struct delivery_options){.backend = "s3",
-                                  .s3 = {.bucket = "b", .region = "us-east-1"}};
+    o = (struct delivery_options){.backend = "s3", .s3 = {.bucket = "b", .region = "us-east-1"}};
     assert_int_equal(delivery_open(&o, &d, err, sizeof err), ERR_CONFIG);
     assert_non_null(strstr(err, "AWS_ACCESS_KEY_ID"));
     o.s3.access_key = "AK";
@@ -526,29 +531,26 @@ static void configured_delivery(void **state)
     struct delivery *d = NULL;
     struct config *cfg = config_parse("", "test.ini", err, sizeof err);
     assert_non_null(cfg);
-    assert_int_equal(delivery_open_configured(cfg, f->data_dir, BASE_URL, &d, err, sizeof err),
-                     0);
+    assert_int_equal(delivery_open_configured(cfg, f->data_dir, BASE_URL, &d, err, sizeof err), 0);
     assert_string_equal(delivery_backend_name(d), "local");
     delivery_close(d);
     config_free(cfg);
 
     unsetenv("AWS_ACCESS_KEY_ID");
     unsetenv("AWS_SECRET_ACCESS_KEY");
-    cfg = config_parse("[delivery]\ns3_bucket = primers\ns3_region = us-east-1\n", "test.ini",
-                       err, sizeof err);
+    cfg = config_parse("[delivery]\ns3_bucket = primers\ns3_region = us-east-1\n", "test.ini", err,
+                       sizeof err);
     assert_non_null(cfg);
     assert_int_equal(delivery_open_configured(cfg, f->data_dir, BASE_URL, &d, err, sizeof err),
                      ERR_CONFIG);
     assert_non_null(strstr(err, "AWS_SECRET_ACCESS_KEY"));
     setenv("AWS_ACCESS_KEY_ID", "AKIDTEST", 1);
     setenv("AWS_SECRET_ACCESS_KEY", "secret-test-key", 1);
-    assert_int_equal(delivery_open_configured(cfg, f->data_dir, BASE_URL, &d, err, sizeof err),
-                     0);
+    assert_int_equal(delivery_open_configured(cfg, f->data_dir, BASE_URL, &d, err, sizeof err), 0);
     assert_string_equal(delivery_backend_name(d), "s3");
     delivery_close(d);
     setenv("HARDE_DELIVERY_BACKEND", "local", 1);
-    assert_int_equal(delivery_open_configured(cfg, f->data_dir, BASE_URL, &d, err, sizeof err),
-                     0);
+    assert_int_equal(delivery_open_configured(cfg, f->data_dir, BASE_URL, &d, err, sizeof err), 0);
     assert_string_equal(delivery_backend_name(d), "local");
     delivery_close(d);
     unsetenv("HARDE_DELIVERY_BACKEND");
@@ -640,10 +642,9 @@ static void jwt_rs256_is_verifiable(void **state)
     (void)state;
     EVP_PKEY *key = NULL;
     char *pem = make_rsa_pem(&key);
-    char *claims = delivery_jwt_claims("sa@proj.iam.gserviceaccount.com",
-                                       "https://www.googleapis.com/auth/drive",
-                                       "https://oauth2.googleapis.com/token", NULL, 1700000000,
-                                       3600);
+    char *claims = delivery_jwt_claims(
+        "sa@proj.iam.gserviceaccount.com", "https://www.googleapis.com/auth/drive",
+        "https://oauth2.googleapis.com/token", NULL, 1700000000, 3600);
     assert_string_equal(claims, "{\"iss\":\"sa@proj.iam.gserviceaccount.com\",\"scope\":"
                                 "\"https://www.googleapis.com/auth/drive\",\"aud\":"
                                 "\"https://oauth2.googleapis.com/token\",\"iat\":1700000000,"
@@ -670,17 +671,16 @@ static void jwt_rs256_is_verifiable(void **state)
 
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     assert_int_equal(EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, key), 1);
-    assert_int_equal(EVP_DigestVerify(ctx, sig, siglen, (const unsigned char *)jwt,
-                                      (size_t)(dot2 - jwt)),
-                     1);
+    assert_int_equal(
+        EVP_DigestVerify(ctx, sig, siglen, (const unsigned char *)jwt, (size_t)(dot2 - jwt)), 1);
     /* One flipped bit in the signed text no longer verifies. */
     char *tampered = xstrdup(jwt);
     tampered[(dot1 - jwt) + 2] ^= 1;
     EVP_MD_CTX_reset(ctx);
     assert_int_equal(EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, key), 1);
-    assert_int_not_equal(EVP_DigestVerify(ctx, sig, siglen, (const unsigned char *)tampered,
-                                          (size_t)(dot2 - jwt)),
-                         1);
+    assert_int_not_equal(
+        EVP_DigestVerify(ctx, sig, siglen, (const unsigned char *)tampered, (size_t)(dot2 - jwt)),
+        1);
     /* PKCS#1 v1.5 is deterministic: the same claims give the same token. */
     char *again = NULL;
     assert_int_equal(delivery_jwt_rs256(pem, claims, &again, err, sizeof err), 0);
@@ -769,8 +769,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(local_upload_link_and_serve, setup, teardown),
-        cmocka_unit_test_setup_teardown(local_tokens_are_unique_and_default_type, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(local_tokens_are_unique_and_default_type, setup, teardown),
         cmocka_unit_test_setup_teardown(upload_rejects_bad_arguments, setup, teardown),
         cmocka_unit_test_setup_teardown(local_upload_of_empty_file, setup, teardown),
         cmocka_unit_test_setup_teardown(path_mapping_rejects_traversal_and_strangers, setup,

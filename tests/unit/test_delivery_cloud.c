@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +44,7 @@ static const char *env(const char *name)
 #define NEED_ENV(name)                                                                             \
     do {                                                                                           \
         if (!env(name)) {                                                                          \
-            print_message("%s is not set: start the fakes with tests/e2e/test_delivery.sh\n",    \
+            print_message("%s is not set: start the fakes with tests/e2e/test_delivery.sh\n",      \
                           name);                                                                   \
             skip();                                                                                \
         }                                                                                          \
@@ -260,8 +261,7 @@ static void gdrive_token_cached_reminted_renewed(void **state)
 
     /* One token for several uploads. */
     for (int i = 0; i < 3; i++) {
-        assert_int_equal(delivery_upload(d, path, "t.mp4", "video/mp4", &link, err, sizeof err),
-                         0);
+        assert_int_equal(delivery_upload(d, path, "t.mp4", "video/mp4", &link, err, sizeof err), 0);
         assert_int_equal(delivery_remove(d, link.handle, err, sizeof err), 0);
         delivery_link_free(&link);
     }
@@ -610,14 +610,25 @@ static int group_setup(void **state)
 {
     (void)state;
     const char *tmp = getenv("TMPDIR");
-    snprintf(tmp_dir, sizeof tmp_dir, "%s/test_delivery_cloud.XXXXXX",
-             tmp && *tmp ? tmp : "/tmp");
+    snprintf(tmp_dir, sizeof tmp_dir, "%s/test_delivery_cloud.XXXXXX", tmp && *tmp ? tmp : "/tmp");
     return mkdtemp(tmp_dir) ? 0 : -1;
 }
 
+/* Removes the scratch directory, with whatever a failed test left in it. */
 static int group_teardown(void **state)
 {
     (void)state;
+    DIR *d = opendir(tmp_dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char *path = xasprintf("%s/%s", tmp_dir, e->d_name);
+        unlink(path);
+        free(path);
+    }
+    if (d)
+        closedir(d);
     return rmdir(tmp_dir);
 }
 

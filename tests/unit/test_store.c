@@ -233,8 +233,7 @@ static void open_refuses_foreign_and_garbage(void **state)
 
     assert_int_equal(store_open("", NULL, &st, err, sizeof err), ERR_CONFIG);
     assert_int_equal(store_open("sqlite:", NULL, &st, err, sizeof err), ERR_CONFIG);
-    assert_int_equal(store_open("redis://127.0.0.1:6379", NULL, &st, err, sizeof err),
-                     ERR_CONFIG);
+    assert_int_equal(store_open("redis://127.0.0.1:6379", NULL, &st, err, sizeof err), ERR_CONFIG);
     assert_non_null(strstr(err, "Redis"));
 }
 
@@ -462,8 +461,7 @@ static void checkpoints(void **state)
 {
     struct fixture *f = *state;
     char *value = (char *)"unchanged";
-    assert_int_equal(store_checkpoint_get(f->st, "imap:INBOX:uidvalidity", &value),
-                     ERR_NOT_FOUND);
+    assert_int_equal(store_checkpoint_get(f->st, "imap:INBOX:uidvalidity", &value), ERR_NOT_FOUND);
     assert_null(value);
     assert_int_equal(store_checkpoint_put(f->st, "imap:INBOX:uidvalidity", "1700000001"), 0);
     assert_int_equal(store_checkpoint_put(f->st, "imap:INBOX:last_uid", "41"), 0);
@@ -550,7 +548,8 @@ static const char hash_b[] = "ffffffffffffffffffffffffffffffffffffffffffffffffff
 static void users(void **state)
 {
     struct fixture *f = *state;
-    struct store_user_spec admin = {.name = "admin", .role = STORE_ROLE_ADMIN,
+    struct store_user_spec admin = {.name = "admin",
+                                    .role = STORE_ROLE_ADMIN,
                                     .password_hash = "$argon2id$v=19$m=65536,t=2,p=1$abc$def"};
     assert_int_equal(store_user_create(f->st, &admin), 0);
     assert_int_equal(store_user_create(f->st, &admin), ERR_EXISTS);

@@ -22,8 +22,8 @@
 #include "base/xalloc.h"
 #include "store/store.h"
 
-#define ALL_LIVE                                                                               \
-    (STORE_RUN_MASK(STORE_RUN_PENDING) | STORE_RUN_MASK(STORE_RUN_RUNNING) |                   \
+#define ALL_LIVE                                                                                   \
+    (STORE_RUN_MASK(STORE_RUN_PENDING) | STORE_RUN_MASK(STORE_RUN_RUNNING) |                       \
      STORE_RUN_MASK(STORE_RUN_WAITING))
 
 struct fixture {
@@ -88,8 +88,8 @@ static void raw_exec(const char *path, const char *sql)
 static char *new_run(struct fixture *f, const char *workflow, const char *key, int64_t wake)
 {
     json_t *input = json_pack("{s:i}", "job", 1042);
-    struct store_run_new in = {.workflow = workflow, .input = input, .dedupe_key = key,
-                               .wake_at_ms = wake};
+    struct store_run_new in = {
+        .workflow = workflow, .input = input, .dedupe_key = key, .wake_at_ms = wake};
     struct store_run r;
     bool created = false;
     int rc = store_run_create(f->st, &in, &r, &created);
@@ -174,8 +174,8 @@ static void dedupe_keys(void **state)
 
     /* The same key again: the existing run, and created says so. */
     json_t *input = json_pack("{s:i}", "job", 9999);
-    struct store_run_new in = {.workflow = "primer", .input = input,
-                               .dedupe_key = "primer:job:1042"};
+    struct store_run_new in = {
+        .workflow = "primer", .input = input, .dedupe_key = "primer:job:1042"};
     struct store_run r;
     bool created = true;
     assert_int_equal(store_run_create(f->st, &in, &r, &created), 0);
@@ -263,8 +263,8 @@ static void list_runs(void **state)
     assert_string_equal(l.items[0].id, ids[4]);
     store_run_list_free(&l);
 
-    filter = (struct store_run_filter){.status_mask = STORE_RUN_MASK(STORE_RUN_PENDING),
-                                       .limit = 2, .offset = 1};
+    filter = (struct store_run_filter){
+        .status_mask = STORE_RUN_MASK(STORE_RUN_PENDING), .limit = 2, .offset = 1};
     assert_int_equal(store_run_list(f->st, &filter, &l), 0);
     assert_int_equal(l.count, 2); /* pending: 3, 2, 0 → skip 3 */
     assert_string_equal(l.items[0].id, ids[2]);
@@ -283,12 +283,13 @@ static void transitions(void **state)
 {
     struct fixture *f = *state;
     char *id = new_run(f, "primer", NULL, 0);
-    const unsigned claimable = STORE_RUN_MASK(STORE_RUN_PENDING) | STORE_RUN_MASK(STORE_RUN_WAITING);
+    const unsigned claimable =
+        STORE_RUN_MASK(STORE_RUN_PENDING) | STORE_RUN_MASK(STORE_RUN_WAITING);
 
     /* Claim: pending → running counts an attempt; a second claim conflicts. */
     struct store_run r;
-    struct store_run_transition t = {.from = claimable, .to = STORE_RUN_RUNNING,
-                                     .wake_at_ms = f->now + 30000};
+    struct store_run_transition t = {
+        .from = claimable, .to = STORE_RUN_RUNNING, .wake_at_ms = f->now + 30000};
     assert_int_equal(store_run_transition(f->st, id, &t, &r), 0);
     assert_int_equal(r.status, STORE_RUN_RUNNING);
     assert_int_equal(r.attempts, 1);
@@ -300,9 +301,8 @@ static void transitions(void **state)
 
     /* Heartbeat: running → running moves the deadline, no new attempt. */
     f->now += 1000;
-    assert_int_equal(move(f, id, STORE_RUN_MASK(STORE_RUN_RUNNING), STORE_RUN_RUNNING,
-                          f->now + 30000, NULL),
-                     0);
+    assert_int_equal(
+        move(f, id, STORE_RUN_MASK(STORE_RUN_RUNNING), STORE_RUN_RUNNING, f->now + 30000, NULL), 0);
     assert_int_equal(store_run_get(f->st, id, false, &r), 0);
     assert_int_equal(r.attempts, 1);
     assert_int_equal(r.updated_ms, f->now);

@@ -28,6 +28,8 @@
 #define LOCAL_MAX_REPLY    16384
 #define LOCAL_HANDOFF_PFX  "transfer_to_"
 #define LOCAL_STREAM_WORDS 1
+/* An intent this sure is a new request even right after another specialist spoke. */
+#define LOCAL_CLEAR_INTENT 0.75
 
 struct local_model {
     const struct intent_model *intents;
@@ -132,12 +134,13 @@ static bool is_small_talk(const char *label)
            strcmp(label, "help") == 0;
 }
 
-static bool in_top(const struct intent_prediction *pred, const char *label)
+/* The probability of label among the top predictions, 0 when not among them. */
+static double probability_of(const struct intent_prediction *pred, const char *label)
 {
     for (size_t i = 0; i < pred->n_top; i++)
         if (strcmp(pred->top[i].label, label) == 0)
-            return true;
-    return false;
+            return pred->top[i].probability;
+    return 0;
 }
 
 /* ---- producing a response ----------------------------------------------- */
@@ -659,6 +662,20 @@ static int local_complete(void *impl, const struct llm_request *req, llm_text_cb
             if (strcmp(asked_by, own) == 0 && !elsewhere)
                 goto act;
         }
+        /* Right after a specialist answered, a follow-up that could be for it
+         * ("actually make it designer") continues that work — unless another
+         * intent is clearly stronger or it is plainly small talk. */
+        const char *previous = last_speaker(req, u);
+        if (previous && !(pred.confident && is_small_talk(pred.label)) &&
+            pred.probability < LOCAL_CLEAR_INTENT) {
+            char label[64];
+            local_model_label_of(previous, label, sizeof label);
+            const struct llm_tool_spec *back = handoff_to(req, label);
+            if (back && strcmp(label, own) != 0 && probability_of(&pred, label) >= 0.15) {
+                respond_call(req, out, back->name, xstrdup("{}"));
+                return 0;
+            }
+        }
         if (pred.confident && strcmp(pred.label, own) != 0) {
             const struct llm_tool_spec *h = handoff_to(req, pred.label);
             if (h) {
@@ -673,19 +690,6 @@ static int local_complete(void *impl, const struct llm_request *req, llm_text_cb
             strcmp(pred.top[1].label, own) != 0 && handoff_to(req, pred.top[1].label)) {
             respond_call(req, out, handoff_to(req, pred.top[1].label)->name, xstrdup("{}"));
             return 0;
-        }
-        /* Right after a specialist answered, a follow-up that could be for it
-         * ("actually make it designer") continues that work — unless it is
-         * plainly small talk. */
-        const char *previous = last_speaker(req, u);
-        if (previous && !(pred.confident && is_small_talk(pred.label))) {
-            char label[64];
-            local_model_label_of(previous, label, sizeof label);
-            const struct llm_tool_spec *back = handoff_to(req, label);
-            if (back && strcmp(label, own) != 0 && in_top(&pred, label)) {
-                respond_call(req, out, back->name, xstrdup("{}"));
-                return 0;
-            }
         }
     }
 act:;

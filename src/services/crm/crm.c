@@ -75,7 +75,7 @@ static const struct {
     const char *key;
     const char *label;
 } trades[CRM_TRADE_COUNT] = {
-    {"roofing", "Roofing"}, {"siding", "Siding"},   {"gutters", "Gutters"},
+    {"roofing", "Roofing"}, {"siding", "Siding"}, {"gutters", "Gutters"},
     {"windows", "Windows"}, {"other", "Other"},
 };
 
@@ -288,8 +288,7 @@ char *crm_full_name(const char *first, const char *last)
     return xstrdup(first && *first ? first : last ? last : "");
 }
 
-char *crm_address_line(const char *street, const char *city, const char *state,
-                       const char *zip)
+char *crm_address_line(const char *street, const char *city, const char *state, const char *zip)
 {
     struct buf b;
     buf_init(&b, 0);
@@ -548,14 +547,15 @@ static int check_client_fields(const struct crm_new_client *in, char *err, size_
         {"the idempotency key", in->idempotency_key, CRM_KEY_MAX, false},
     };
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
-        int rc = check_text(fields[i].what, fields[i].value, fields[i].max, fields[i].required,
-                            err, errlen);
+        int rc = check_text(fields[i].what, fields[i].value, fields[i].max, fields[i].required, err,
+                            errlen);
         if (rc)
             return rc;
     }
     if (in->trade < 0 || in->trade >= CRM_TRADE_COUNT) {
-        crm_set_err(err, errlen, "crm: the trade must be roofing, siding, gutters, windows or "
-                                 "other");
+        crm_set_err(err, errlen,
+                    "crm: the trade must be roofing, siding, gutters, windows or "
+                    "other");
         return ERR_INVALID;
     }
     return 0;
@@ -609,8 +609,9 @@ static int normalise_client(const struct crm_new_client *in, struct client_copy 
         return ERR_INVALID;
     }
     if (c->appointment && !crm_appointment_valid(c->appointment)) {
-        crm_set_err(err, errlen, "crm: the appointment must be local time YYYY-MM-DDTHH:MM, not "
-                                 "\"%s\"",
+        crm_set_err(err, errlen,
+                    "crm: the appointment must be local time YYYY-MM-DDTHH:MM, not "
+                    "\"%s\"",
                     c->appointment);
         return ERR_INVALID;
     }
@@ -691,9 +692,10 @@ int crm_stage_move(struct crm *crm, int64_t job_id, enum crm_stage to, const cha
     if (rc == 0)
         rc = check_id("a job", job_id, err, errlen);
     if (rc == 0 && (to < 0 || to >= CRM_STAGE_COUNT)) {
-        crm_set_err(err, errlen, "crm: not a pipeline stage (the stages are lead, "
-                                 "appointment_set, primer_video_sent, inspection, presentation, "
-                                 "signed, production, complete, review_request)");
+        crm_set_err(err, errlen,
+                    "crm: not a pipeline stage (the stages are lead, "
+                    "appointment_set, primer_video_sent, inspection, presentation, "
+                    "signed, production, complete, review_request)");
         rc = ERR_INVALID;
     }
     if (rc == 0)
@@ -766,8 +768,9 @@ struct crm *crm_open_configured(const struct config *cfg, const char *data_dir,
         return NULL;
     if (strcmp(backend, "leap") == 0) {
         if (!token) {
-            crm_set_err(err, errlen, "crm: [crm] backend = leap needs the Leap API token in the "
-                                     "environment variable LEAP_API_TOKEN");
+            crm_set_err(err, errlen,
+                        "crm: [crm] backend = leap needs the Leap API token in the "
+                        "environment variable LEAP_API_TOKEN");
             return NULL;
         }
         opts.leap_token = token;

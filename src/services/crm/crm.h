@@ -43,14 +43,14 @@ enum { CRM_ERR_UNSUPPORTED = -64 };
 const char *crm_err_name(int code);
 const char *crm_err_message(int code);
 
-#define CRM_SEARCH_DEFAULT_LIMIT 10
-#define CRM_SEARCH_MAX_LIMIT     100
-#define CRM_LIST_DEFAULT_LIMIT   200
-#define CRM_LIST_MAX_LIMIT       1000
-#define CRM_QUERY_MAX            200  /* bytes of a search text */
-#define CRM_FIELD_MAX            200  /* bytes of a name, street, email, rep, … */
-#define CRM_TEXT_MAX             8000 /* bytes of a note or a job description */
-#define CRM_KEY_MAX              128  /* bytes of an idempotency key */
+#define CRM_SEARCH_DEFAULT_LIMIT  10
+#define CRM_SEARCH_MAX_LIMIT      100
+#define CRM_LIST_DEFAULT_LIMIT    200
+#define CRM_LIST_MAX_LIMIT        1000
+#define CRM_QUERY_MAX             200  /* bytes of a search text */
+#define CRM_FIELD_MAX             200  /* bytes of a name, street, email, rep, … */
+#define CRM_TEXT_MAX              8000 /* bytes of a note or a job description */
+#define CRM_KEY_MAX               128  /* bytes of an idempotency key */
 #define CRM_LEAP_DEFAULT_BASE_URL "https://api.jobprogress.com/api/v3"
 
 /* ---- the pipeline and the trades ------------------------------------------ */
@@ -173,18 +173,18 @@ void crm_jobs_free(struct crm_jobs *jobs);
 /* ---- inputs of the writes (all strings borrowed) --------------------------- */
 
 struct crm_new_client {
-    const char *first_name; /* required */
-    const char *last_name;  /* required */
-    const char *phone;      /* required; any US form, stored as E.164 */
-    const char *email;      /* optional */
+    const char *first_name;                  /* required */
+    const char *last_name;                   /* required */
+    const char *phone;                       /* required; any US form, stored as E.164 */
+    const char *email;                       /* optional */
     const char *street, *city, *state, *zip; /* optional; state: two letters; ZIP 5 or 5+4 */
     const char *lead_source;                 /* optional */
     enum crm_trade trade;
-    const char *description; /* the job; NULL: "<Trade> estimate" */
-    const char *notes;       /* optional: the job's first note */
-    const char *rep;         /* optional: the assigned rep */
-    const char *appointment; /* optional: local "YYYY-MM-DDTHH:MM" */
-    const char *author;      /* optional: who asked (note author, history) */
+    const char *description;     /* the job; NULL: "<Trade> estimate" */
+    const char *notes;           /* optional: the job's first note */
+    const char *rep;             /* optional: the assigned rep */
+    const char *appointment;     /* optional: local "YYYY-MM-DDTHH:MM" */
+    const char *author;          /* optional: who asked (note author, history) */
     const char *idempotency_key; /* optional: the same key never creates twice */
 };
 
@@ -203,13 +203,13 @@ struct crm;
  * after calling these, so backends may assume valid input. */
 struct crm_backend {
     const char *name; /* "local", "leap" */
-    int (*search)(struct crm *crm, const char *query, size_t limit, struct crm_hits *out,
-                  char *err, size_t errlen);
+    int (*search)(struct crm *crm, const char *query, size_t limit, struct crm_hits *out, char *err,
+                  size_t errlen);
     int (*customer_get)(struct crm *crm, int64_t id, struct crm_customer *out, char *err,
                         size_t errlen);
     int (*job_get)(struct crm *crm, int64_t id, struct crm_job *out, char *err, size_t errlen);
-    int (*client_create)(struct crm *crm, const struct crm_new_client *in,
-                         struct crm_created *out, char *err, size_t errlen);
+    int (*client_create)(struct crm *crm, const struct crm_new_client *in, struct crm_created *out,
+                         char *err, size_t errlen);
     int (*note_add)(struct crm *crm, int64_t job_id, const char *author, const char *text,
                     int64_t *note_id, char *err, size_t errlen);
     int (*jobs_list)(struct crm *crm, enum crm_stage stage, size_t limit, struct crm_jobs *out,
@@ -232,15 +232,15 @@ struct crm_options {
     const char *db_path;   /* the SQLite file, created if missing (required) */
     const char *seed_path; /* loaded into an empty, new database; NULL: start empty */
     /* leap */
-    const char *leap_base_url; /* NULL: CRM_LEAP_DEFAULT_BASE_URL */
-    const char *leap_token;    /* required for leap (never logged) */
-    double leap_per_minute;    /* request budget; 0: 60 */
-    int leap_burst;            /* bucket size, < leap_per_minute; 0: 10 */
-    long leap_max_wait_ms;     /* longest wait for the budget before ERR_RATE_LIMIT; 0: 30 s */
-    long leap_timeout_ms;      /* per HTTP attempt; 0: 20 s */
-    int leap_page_size;        /* 1..100; 0: 100 */
-    int leap_retries;          /* retries of a failed read; 0: 2; < 0: none */
-    long leap_retry_base_ms;   /* first backoff; 0: http_retry's default */
+    const char *leap_base_url;     /* NULL: CRM_LEAP_DEFAULT_BASE_URL */
+    const char *leap_token;        /* required for leap (never logged) */
+    double leap_per_minute;        /* request budget; 0: 60 */
+    int leap_burst;                /* bucket size, < leap_per_minute; 0: 10 */
+    long leap_max_wait_ms;         /* longest wait for the budget before ERR_RATE_LIMIT; 0: 30 s */
+    long leap_timeout_ms;          /* per HTTP attempt; 0: 20 s */
+    int leap_page_size;            /* 1..100; 0: 100 */
+    int leap_retries;              /* retries of a failed read; 0: 2; < 0: none */
+    long leap_retry_base_ms;       /* first backoff; 0: http_retry's default */
     volatile sig_atomic_t *cancel; /* non-zero abandons waits and requests; may be NULL */
 };
 
@@ -276,8 +276,10 @@ int crm_customer_get(struct crm *crm, int64_t id, struct crm_customer *out, char
 /* The job with customer name, address, trade, stage, appointment, rep, notes
  * (and, locally, its stage history). ERR_NOT_FOUND for an unknown id. */
 int crm_job_get(struct crm *crm, int64_t id, struct crm_job *out, char *err, size_t errlen);
-/* Creates a customer with one job in the Lead stage (Appointment Set when an
- * appointment is given) in one call. With in->idempotency_key, a second call
+/* Creates a customer with one job in the Lead stage (locally: Appointment Set
+ * when an appointment is given; Leap files a prospect in its first stage and
+ * gets rep, appointment, lead source and notes in the job description) in
+ * one call. With in->idempotency_key, a second call
  * with the same key returns the first call's ids with out->replayed set
  * (ERR_INVALID when that key was used for another person). */
 int crm_client_create(struct crm *crm, const struct crm_new_client *in, struct crm_created *out,

@@ -36,8 +36,7 @@ bool crm_appointment_valid(const char *s);
 /* "First Last" (new). */
 char *crm_full_name(const char *first, const char *last);
 /* "street, city, ST zip" from the parts that are set (new; "" when none). */
-char *crm_address_line(const char *street, const char *city, const char *state,
-                       const char *zip);
+char *crm_address_line(const char *street, const char *city, const char *state, const char *zip);
 
 /* ---- search ranking ------------------------------------------------------------- */
 

@@ -34,10 +34,10 @@ static json_t *notes_json(const struct crm_job *job)
     json_t *arr = json_array();
     for (size_t i = 0; i < job->note_count; i++) {
         const struct crm_note *n = &job->notes[i];
-        json_array_append_new(arr, json_pack("{s:I, s:o, s:o, s:o}", "id", (json_int_t)n->id,
-                                             "author", str_or_null(n->author), "text",
-                                             str_or_null(n->text), "created_at",
-                                             str_or_null(n->created_at)));
+        json_array_append_new(arr,
+                              json_pack("{s:I, s:o, s:o, s:o}", "id", (json_int_t)n->id, "author",
+                                        str_or_null(n->author), "text", str_or_null(n->text),
+                                        "created_at", str_or_null(n->created_at)));
     }
     return arr;
 }
@@ -47,13 +47,12 @@ static json_t *history_json(const struct crm_job *job)
     json_t *arr = json_array();
     for (size_t i = 0; i < job->history_count; i++) {
         const struct crm_stage_change *h = &job->history[i];
-        json_t *from = h->from == CRM_STAGE_UNKNOWN ? json_null()
-                                                    : json_string(crm_stage_key(h->from));
-        json_array_append_new(arr, json_pack("{s:o, s:s, s:o, s:o, s:o}", "from", from, "to",
-                                             crm_stage_key(h->to), "changed_at",
-                                             str_or_null(h->changed_at), "changed_by",
-                                             str_or_null(h->changed_by), "reason",
-                                             str_or_null(h->reason)));
+        json_t *from =
+            h->from == CRM_STAGE_UNKNOWN ? json_null() : json_string(crm_stage_key(h->from));
+        json_array_append_new(
+            arr, json_pack("{s:o, s:s, s:o, s:o, s:o}", "from", from, "to", crm_stage_key(h->to),
+                           "changed_at", str_or_null(h->changed_at), "changed_by",
+                           str_or_null(h->changed_by), "reason", str_or_null(h->reason)));
     }
     return arr;
 }
@@ -96,8 +95,7 @@ json_t *crm_customer_to_json(const struct crm_customer *c)
     json_object_set_new(j, "phone", str_or_null(c->phone));
     json_object_set_new(j, "email", str_or_null(c->email));
     json_object_set_new(j, "address", address_json(c->street, c->city, c->state, c->zip));
-    json_object_set_new(j, "address_line",
-                        address_line_json(c->street, c->city, c->state, c->zip));
+    json_object_set_new(j, "address_line", address_line_json(c->street, c->city, c->state, c->zip));
     json_object_set_new(j, "lead_source", str_or_null(c->lead_source));
     json_object_set_new(j, "created_at", str_or_null(c->created_at));
     if (c->jobs) {

@@ -139,8 +139,9 @@ static int leap_status_error(long status, const char *body, const char *what, ch
         return ERR_INVALID;
     }
     if (status == 429) {
-        crm_set_err(err, errlen, "crm (leap): Leap's rate limit (60 requests a minute) was hit "
-                                 "and retries did not get through; try again in a minute");
+        crm_set_err(err, errlen,
+                    "crm (leap): Leap's rate limit (60 requests a minute) was hit "
+                    "and retries did not get through; try again in a minute");
         return ERR_RATE_LIMIT;
     }
     crm_set_err(err, errlen, "crm (leap): Leap failed on %s (HTTP %ld%s%s)", what, status, sep,
@@ -182,8 +183,11 @@ static int leap_request(struct crm_leap *C, struct leap_call *call, char *err, s
     int rc = 0;
     for (int attempt = 0;; attempt++) {
         rc = leap_budget(C, err, errlen);
+        /* A write goes over a fresh connection: on a reused one, libcurl silently
+         * resends a request whose connection died before any answer, and a
+         * create that Leap did but never answered would be made twice. */
         if (rc == 0)
-            rc = http_client_request(C->http, &req, &resp, err, errlen);
+            rc = http_client_request(is_write ? NULL : C->http, &req, &resp, err, errlen);
         if (!(is_write && rc == ERR_HTTP && resp.status == 429 &&
               attempt + 1 < LEAP_WRITE_429_TRIES))
             break;
@@ -233,8 +237,8 @@ static char *with_query(const char *path, const struct buf *query)
 
 /* ---- reference data: stages and trades --------------------------------------------- */
 
-static int leap_reference(struct crm_leap *C, json_t **cache, const char *path,
-                          const char *what, char *err, size_t errlen)
+static int leap_reference(struct crm_leap *C, json_t **cache, const char *path, const char *what,
+                          char *err, size_t errlen)
 {
     if (*cache)
         return 0;
@@ -266,11 +270,10 @@ static void names_of(json_t *list, char *out, size_t outlen)
 }
 
 /* The code of Leap's workflow stage whose name is our stage (borrowed). */
-static int leap_stage_code(struct crm_leap *C, enum crm_stage stage, const char **code,
-                           char *err, size_t errlen)
+static int leap_stage_code(struct crm_leap *C, enum crm_stage stage, const char **code, char *err,
+                           size_t errlen)
 {
-    int rc = leap_reference(C, &C->stages, "/workflow/stages", "the workflow stages", err,
-                            errlen);
+    int rc = leap_reference(C, &C->stages, "/workflow/stages", "the workflow stages", err, errlen);
     if (rc)
         return rc;
     size_t i;
@@ -288,8 +291,9 @@ static int leap_stage_code(struct crm_leap *C, enum crm_stage stage, const char 
     }
     char names[512];
     names_of(C->stages, names, sizeof names);
-    crm_set_err(err, errlen, "crm (leap): Leap's workflow has no stage named \"%s\" (its stages: "
-                             "%s)",
+    crm_set_err(err, errlen,
+                "crm (leap): Leap's workflow has no stage named \"%s\" (its stages: "
+                "%s)",
                 crm_stage_label(stage), names);
     return ERR_NOT_FOUND;
 }
@@ -297,8 +301,7 @@ static int leap_stage_code(struct crm_leap *C, enum crm_stage stage, const char 
 static int leap_trade_id(struct crm_leap *C, enum crm_trade trade, int64_t *id, char *err,
                          size_t errlen)
 {
-    int rc = leap_reference(C, &C->trades, "/company/trades", "the company's trades", err,
-                            errlen);
+    int rc = leap_reference(C, &C->trades, "/company/trades", "the company's trades", err, errlen);
     if (rc)
         return rc;
     size_t i;
@@ -313,8 +316,9 @@ static int leap_trade_id(struct crm_leap *C, enum crm_trade trade, int64_t *id, 
     }
     char names[512];
     names_of(C->trades, names, sizeof names);
-    crm_set_err(err, errlen, "crm (leap): the company's trades in Leap have none named \"%s\" "
-                             "(they are: %s)",
+    crm_set_err(err, errlen,
+                "crm (leap): the company's trades in Leap have none named \"%s\" "
+                "(they are: %s)",
                 crm_trade_label(trade), names);
     return ERR_CONFIG;
 }
@@ -454,12 +458,11 @@ static int leap_job_notes(struct crm_leap *C, struct crm_job *job, char *err, si
 }
 
 /* The job's appointment: the latest start among its appointments. */
-static int leap_job_appointment(struct crm_leap *C, struct crm_job *job, char *err,
-                                size_t errlen)
+static int leap_job_appointment(struct crm_leap *C, struct crm_job *job, char *err, size_t errlen)
 {
     char path[128], what[64];
-    snprintf(path, sizeof path, "/appointments?job_ids%%5B%%5D=%lld&limit=%d",
-             (long long)job->id, LEAP_MAX_PAGE);
+    snprintf(path, sizeof path, "/appointments?job_ids%%5B%%5D=%lld&limit=%d", (long long)job->id,
+             LEAP_MAX_PAGE);
     snprintf(what, sizeof what, "the appointments of job %lld", (long long)job->id);
     json_t *root = NULL;
     int rc = leap_get(C, path, what, &root, err, errlen);
@@ -477,11 +480,10 @@ static int leap_job_appointment(struct crm_leap *C, struct crm_job *job, char *e
     return rc;
 }
 
-#define JOB_INCLUDES                                                                           \
+#define JOB_INCLUDES                                                                               \
     "includes%5B%5D=customer&includes%5B%5D=address&includes%5B%5D=reps&includes%5B%5D=trades"
 
-static int leap_job_get(struct crm *crm, int64_t id, struct crm_job *out, char *err,
-                        size_t errlen)
+static int leap_job_get(struct crm *crm, int64_t id, struct crm_job *out, char *err, size_t errlen)
 {
     struct crm_leap *C = (struct crm_leap *)crm;
     char path[192], what[64];
@@ -507,7 +509,8 @@ static int leap_job_get(struct crm *crm, int64_t id, struct crm_job *out, char *
 static int cmp_pipeline(const void *pa, const void *pb)
 {
     const struct crm_job *a = pa, *b = pb;
-    int sa = a->stage < 0 ? CRM_STAGE_COUNT : a->stage, sb = b->stage < 0 ? CRM_STAGE_COUNT : b->stage;
+    int sa = a->stage < 0 ? CRM_STAGE_COUNT : a->stage,
+        sb = b->stage < 0 ? CRM_STAGE_COUNT : b->stage;
     if (sa != sb)
         return sa < sb ? -1 : 1;
     return a->id < b->id ? -1 : a->id > b->id;
@@ -555,8 +558,8 @@ static int leap_jobs_page(struct crm_leap *C, const char *code, int page, size_t
     return rc;
 }
 
-static int leap_jobs_list(struct crm *crm, enum crm_stage stage, size_t limit,
-                          struct crm_jobs *out, char *err, size_t errlen)
+static int leap_jobs_list(struct crm *crm, enum crm_stage stage, size_t limit, struct crm_jobs *out,
+                          char *err, size_t errlen)
 {
     struct crm_leap *C = (struct crm_leap *)crm;
     const char *code = NULL;
@@ -708,8 +711,9 @@ static int prospect_ids(struct crm_leap *C, json_t *root, struct crm_created *ou
     if (!out->customer_id)
         out->customer_id = crm_leap_int(root, "id");
     if (!out->customer_id) {
-        crm_set_err(err, errlen, "crm (leap): Leap created the client but its answer holds no "
-                                 "customer id; search for the client before trying again");
+        crm_set_err(err, errlen,
+                    "crm (leap): Leap created the client but its answer holds no "
+                    "customer id; search for the client before trying again");
         return ERR_PARSE;
     }
     json_t *jobs = crm_leap_unwrap(json_object_get(data, "jobs"));
@@ -736,8 +740,9 @@ static int leap_settle_lost(struct crm_leap *C, const struct crm_new_client *in,
             err[0] = '\0';
         return 0;
     }
-    crm_set_err(err, errlen, "%s; no customer %s %s with that phone exists in Leap now, so "
-                             "nothing was created and it is safe to try again",
+    crm_set_err(err, errlen,
+                "%s; no customer %s %s with that phone exists in Leap now, so "
+                "nothing was created and it is safe to try again",
                 first, in->first_name, in->last_name);
     return rc;
 }
@@ -803,11 +808,8 @@ static int leap_note_add(struct crm *crm, int64_t job_id, const char *author, co
     int rc = crm_multipart_one(&body, "note", note, &ctype);
     if (rc)
         crm_set_err(err, errlen, "crm (leap): the note is over %u bytes", LEAP_MAX_BODY);
-    struct leap_call call = {.method = "POST",
-                             .path = path,
-                             .content_type = ctype,
-                             .body = &body,
-                             .what = what};
+    struct leap_call call = {
+        .method = "POST", .path = path, .content_type = ctype, .body = &body, .what = what};
     if (rc == 0)
         rc = leap_request(C, &call, err, errlen);
     if (rc == 0)
@@ -872,8 +874,9 @@ static int leap_check_options(const struct crm_options *o, char *err, size_t err
     double per_minute = o->leap_per_minute > 0 ? o->leap_per_minute : LEAP_DEFAULT_PER_MINUTE;
     int burst = o->leap_burst > 0 ? o->leap_burst : LEAP_DEFAULT_BURST;
     if (burst >= per_minute) {
-        crm_set_err(err, errlen, "crm: the Leap burst (%d) must be below the per-minute budget "
-                                 "(%.0f)",
+        crm_set_err(err, errlen,
+                    "crm: the Leap burst (%d) must be below the per-minute budget "
+                    "(%.0f)",
                     burst, per_minute);
         return ERR_CONFIG;
     }

@@ -12,11 +12,12 @@
  * its first note, its history row and its key land together or not at all.
  *
  * A new book (no customers, never seeded) is seeded once from
- * data/crm_seed.json, validated with the same rules as crm_client_create, in
- * one transaction; a bad seed fails the open with the entry it tripped on and
- * leaves the book empty, so the next open tries again. New customers get ids after 500 and new
- * jobs after 1000, so ids look like the company's (job 1042) even in an
- * empty book. Search scores every customer row with crm_match (a scan, fine
+ * data/crm_seed.json in one transaction; each entry is checked (names, a US
+ * phone stored as E.164, trade, stage, appointment format), and a bad seed
+ * fails the open naming the entry and leaves the book empty, so the next
+ * open tries again. New customers get ids after 500 and new jobs after 1000,
+ * so ids look like the company's (job 1042) even in an empty book. Search
+ * scores every customer row with crm_match (a scan, fine
  * for a contractor's book of thousands; bounded by LOCAL_SCAN_MAX). */
 #include <sqlite3.h>
 #include <stdio.h>
@@ -86,13 +87,13 @@ static const char *const migrations[] = {
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
-#define JOB_COLUMNS                                                                            \
-    "SELECT j.id, j.customer_id, c.first_name, c.last_name, c.street, c.city, c.state, c.zip," \
-    " j.trade, j.stage, j.appointment, j.rep, j.description, j.created_at,"                   \
+#define JOB_COLUMNS                                                                                \
+    "SELECT j.id, j.customer_id, c.first_name, c.last_name, c.street, c.city, c.state, c.zip,"     \
+    " j.trade, j.stage, j.appointment, j.rep, j.description, j.created_at,"                        \
     " j.stage_changed_at FROM jobs j JOIN customers c ON c.id = j.customer_id "
 
-#define CUSTOMER_COLUMNS                                                                       \
-    "SELECT id, first_name, last_name, phone, email, street, city, state, zip, lead_source,"   \
+#define CUSTOMER_COLUMNS                                                                           \
+    "SELECT id, first_name, last_name, phone, email, street, city, state, zip, lead_source,"       \
     " created_at FROM customers "
 
 /* ---- sqlite helpers ------------------------------------------------------------ */
@@ -234,8 +235,7 @@ static int insert_customer(struct crm_local *L, const struct customer_row *r, in
                            char *err, size_t errlen)
 {
     sqlite3_stmt *st = NULL;
-    int rc = prepare(L,
-                     &st,
+    int rc = prepare(L, &st,
                      "INSERT INTO customers(id, first_name, last_name, phone, email, street, city,"
                      " state, zip, lead_source, created_at, updated_at) VALUES (coalesce(?1,"
                      " (SELECT max(?12, coalesce(max(id), 0)) + 1 FROM customers)),"
@@ -245,8 +245,8 @@ static int insert_customer(struct crm_local *L, const struct customer_row *r, in
         return rc;
     if (r->id > 0)
         sqlite3_bind_int64(st, 1, r->id);
-    const char *text[] = {r->first, r->last, r->phone,  r->email,  r->street,
-                          r->city,  r->state, r->zip, r->source, r->created};
+    const char *text[] = {r->first, r->last,  r->phone, r->email,  r->street,
+                          r->city,  r->state, r->zip,   r->source, r->created};
     for (int i = 0; i < 10; i++)
         bind_text(st, i + 2, text[i]);
     sqlite3_bind_int(st, 12, LOCAL_CUSTOMER_MIN);
@@ -357,8 +357,8 @@ static int local_search(struct crm *crm, const char *query, size_t limit, struct
             cap = cap ? cap * 2 : 16;
             out->items = xrealloc(out->items, cap * sizeof out->items[0]);
         }
-        out->items[out->count++] = (struct crm_hit){.customer = c, .score = score,
-                                                    .matched = matched};
+        out->items[out->count++] =
+            (struct crm_hit){.customer = c, .score = score, .matched = matched};
     }
     if (step != SQLITE_DONE)
         rc = db_error(L, "search customers", err, errlen);
@@ -460,8 +460,7 @@ static int read_history(struct crm_local *L, struct crm_job *j, char *err, size_
     return rc;
 }
 
-static int local_job_get(struct crm *crm, int64_t id, struct crm_job *out, char *err,
-                         size_t errlen)
+static int local_job_get(struct crm *crm, int64_t id, struct crm_job *out, char *err, size_t errlen)
 {
     struct crm_local *L = (struct crm_local *)crm;
     sqlite3_stmt *st = NULL;
@@ -500,10 +499,9 @@ static int local_jobs_list(struct crm *crm, enum crm_stage stage, size_t limit,
     struct crm_local *L = (struct crm_local *)crm;
     sqlite3_stmt *st = NULL;
     bool any = stage == CRM_STAGE_ANY;
-    int rc = prepare(L, &st,
-                     any ? JOB_COLUMNS "ORDER BY j.id;"
-                         : JOB_COLUMNS "WHERE j.stage = ? ORDER BY j.id;",
-                     err, errlen);
+    int rc = prepare(
+        L, &st, any ? JOB_COLUMNS "ORDER BY j.id;" : JOB_COLUMNS "WHERE j.stage = ? ORDER BY j.id;",
+        err, errlen);
     if (rc)
         return rc;
     if (!any)
@@ -586,15 +584,20 @@ static int create_rows(struct crm_local *L, const struct crm_new_client *in,
     char now[32];
     crm_now_iso(now, sizeof now);
     struct customer_row cr = {
-        .first = in->first_name, .last = in->last_name, .phone = in->phone,
-        .email = in->email,      .street = in->street,  .city = in->city,
-        .state = in->state,      .zip = in->zip,        .source = in->lead_source,
+        .first = in->first_name,
+        .last = in->last_name,
+        .phone = in->phone,
+        .email = in->email,
+        .street = in->street,
+        .city = in->city,
+        .state = in->state,
+        .zip = in->zip,
+        .source = in->lead_source,
         .created = now,
     };
     int rc = insert_customer(L, &cr, &out->customer_id, err, errlen);
-    char *description = in->description
-                            ? NULL
-                            : xasprintf("%s estimate", crm_trade_label(in->trade));
+    char *description =
+        in->description ? NULL : xasprintf("%s estimate", crm_trade_label(in->trade));
     struct job_row jr = {
         .customer_id = out->customer_id,
         .trade = in->trade,
@@ -693,8 +696,8 @@ static int local_stage_move(struct crm *crm, int64_t job_id, enum crm_stage to, 
     rc = job_stage(L, job_id, &from, err, errlen);
     bool moved = rc == 0 && from != to;
     if (moved)
-        rc = prepare(L, &st, "UPDATE jobs SET stage = ?, stage_changed_at = ? WHERE id = ?;",
-                     err, errlen);
+        rc = prepare(L, &st, "UPDATE jobs SET stage = ?, stage_changed_at = ? WHERE id = ?;", err,
+                     errlen);
     if (moved && rc == 0) {
         bind_text(st, 1, crm_stage_key(to));
         bind_text(st, 2, now);
@@ -760,13 +763,12 @@ static int seed_notes(struct crm_local *L, json_t *notes, int64_t job_id, const 
     json_array_foreach(notes, i, n)
     {
         if (!jstr(n, "text")) {
-            crm_set_err(err, errlen, "crm: seed: job %lld: note %zu has no text",
-                        (long long)job_id, i + 1);
+            crm_set_err(err, errlen, "crm: seed: job %lld: note %zu has no text", (long long)job_id,
+                        i + 1);
             return ERR_PARSE;
         }
         const char *at = jstr(n, "created_at") ? jstr(n, "created_at") : created;
-        int rc = insert_note(L, job_id, jstr(n, "author"), jstr(n, "text"), at, NULL, err,
-                             errlen);
+        int rc = insert_note(L, job_id, jstr(n, "author"), jstr(n, "text"), at, NULL, err, errlen);
         if (rc)
             return rc;
     }
@@ -808,8 +810,7 @@ static int seed_job(struct crm_local *L, json_t *j, int64_t customer_id, const c
     return rc ? rc : seed_notes(L, json_object_get(j, "notes"), id, created, err, errlen);
 }
 
-static int seed_rows(struct crm_local *L, json_t *root, const char *path, char *err,
-                     size_t errlen)
+static int seed_rows(struct crm_local *L, json_t *root, const char *path, char *err, size_t errlen)
 {
     json_t *customers = json_object_get(root, "customers");
     if (!json_is_array(customers)) {
@@ -831,8 +832,8 @@ static int seed_rows(struct crm_local *L, json_t *root, const char *path, char *
             return rc;
     }
     sqlite3_stmt *st = NULL;
-    int rc = prepare(L, &st, "INSERT INTO crm_meta(key, value) VALUES ('seeded_from', ?);", err,
-                     errlen);
+    int rc =
+        prepare(L, &st, "INSERT INTO crm_meta(key, value) VALUES ('seeded_from', ?);", err, errlen);
     if (rc == 0) {
         bind_text(st, 1, path);
         rc = step_done(L, st, "record the seed", err, errlen);
@@ -867,8 +868,7 @@ static int seed(struct crm_local *L, const char *path, char *err, size_t errlen)
         return ERR_IO;
     }
     if ((size_t)sb.st_size > LOCAL_SEED_MAX) {
-        crm_set_err(err, errlen, "crm: the seed file %s is over %u bytes", path,
-                    LOCAL_SEED_MAX);
+        crm_set_err(err, errlen, "crm: the seed file %s is over %u bytes", path, LOCAL_SEED_MAX);
         return ERR_LIMIT;
     }
     json_error_t jerr;
@@ -903,8 +903,7 @@ static int schema_version(struct crm_local *L, int *version, char *err, size_t e
                   " applied_at TEXT NOT NULL);",
                   err, errlen);
     if (rc == 0)
-        rc = prepare(L, &st, "SELECT coalesce(max(version), 0) FROM schema_version;", err,
-                     errlen);
+        rc = prepare(L, &st, "SELECT coalesce(max(version), 0) FROM schema_version;", err, errlen);
     if (rc == 0) {
         if (sqlite3_step(st) == SQLITE_ROW)
             *version = sqlite3_column_int(st, 0);

@@ -194,8 +194,7 @@ int crm_match(const struct crm_customer *c, const char *query, const char **matc
             total += s;
             better(&top, &field, s, f);
         }
-        if (total > 0 && n == 2 && ci_eq(c->first_name, words[0]) &&
-            ci_eq(c->last_name, words[1]))
+        if (total > 0 && n == 2 && ci_eq(c->first_name, words[0]) && ci_eq(c->last_name, words[1]))
             total += 30;
     }
     if (matched)

@@ -183,8 +183,7 @@ static int delivery_check_file(const char *path, int64_t *size, char *err, size_
 }
 
 int delivery_upload(struct delivery *d, const char *path, const char *name,
-                    const char *content_type, struct delivery_link *out, char *err,
-                    size_t errlen)
+                    const char *content_type, struct delivery_link *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     if (!content_type)

@@ -37,13 +37,13 @@
 
 struct config;
 
-#define DELIVERY_NAME_MAX         128               /* bytes of a file name */
-#define DELIVERY_CONTENT_TYPE_MAX 127               /* bytes of a content type */
-#define DELIVERY_HANDLE_MAX       256               /* bytes of a handle */
-#define DELIVERY_MAX_FILE_BYTES   ((int64_t)4 << 30) /* largest file uploaded */
-#define DELIVERY_TOKEN_HEX        32                /* hex digits of a local token */
-#define DELIVERY_LOCAL_PREFIX     "/d/"             /* URL path prefix of local links */
-#define DELIVERY_DEFAULT_TIMEOUT_MS   (10L * 60 * 1000) /* one HTTP request */
+#define DELIVERY_NAME_MAX             128                /* bytes of a file name */
+#define DELIVERY_CONTENT_TYPE_MAX     127                /* bytes of a content type */
+#define DELIVERY_HANDLE_MAX           512                /* bytes of a handle */
+#define DELIVERY_MAX_FILE_BYTES       ((int64_t)4 << 30) /* largest file uploaded */
+#define DELIVERY_TOKEN_HEX            32                 /* hex digits of a local token */
+#define DELIVERY_LOCAL_PREFIX         "/d/"              /* URL path prefix of local links */
+#define DELIVERY_DEFAULT_TIMEOUT_MS   (10L * 60 * 1000)  /* one HTTP request */
 #define DELIVERY_GDRIVE_API_BASE      "https://www.googleapis.com"
 #define DELIVERY_GDRIVE_SCOPE         "https://www.googleapis.com/auth/drive"
 #define DELIVERY_GDRIVE_TOKEN_URI     "https://oauth2.googleapis.com/token"
@@ -69,14 +69,14 @@ struct delivery_options {
         long chunk_bytes;      /* 0: DELIVERY_GDRIVE_CHUNK; must be a multiple of 256 KiB */
     } gdrive;
     struct {
-        const char *bucket;        /* required */
-        const char *region;        /* required, e.g. "us-east-1" */
-        const char *access_key;    /* required */
-        const char *secret_key;    /* required */
-        const char *session_token; /* STS credentials; may be NULL */
-        const char *endpoint;      /* NULL: https://BUCKET.s3.REGION.amazonaws.com;
-                                      set: path-style ENDPOINT/BUCKET/KEY */
-        const char *key_prefix;    /* prepended to every key, e.g. "primers/"; may be NULL */
+        const char *bucket;          /* required */
+        const char *region;          /* required, e.g. "us-east-1" */
+        const char *access_key;      /* required */
+        const char *secret_key;      /* required */
+        const char *session_token;   /* STS credentials; may be NULL */
+        const char *endpoint;        /* NULL: https://BUCKET.s3.REGION.amazonaws.com;
+                                        set: path-style ENDPOINT/BUCKET/KEY */
+        const char *key_prefix;      /* prepended to every key, e.g. "primers/"; may be NULL */
         const char *public_base_url; /* set: links are PUBLIC_BASE_URL/KEY, not presigned */
         long presign_seconds;        /* 0: DELIVERY_S3_PRESIGN_DEFAULT_S; at most the max */
     } s3;
@@ -130,8 +130,7 @@ const char *delivery_backend_name(const struct delivery *d);
  * cannot hold files), ERR_RATE_LIMIT, ERR_NETWORK, ERR_TIMEOUT, ERR_HTTP.
  * A cloud upload that fails after the file was created removes it again. */
 int delivery_upload(struct delivery *d, const char *path, const char *name,
-                    const char *content_type, struct delivery_link *out, char *err,
-                    size_t errlen);
+                    const char *content_type, struct delivery_link *out, char *err, size_t errlen);
 
 /* Frees the link's strings and zeroes it (NULL is fine). */
 void delivery_link_free(struct delivery_link *link);
@@ -150,8 +149,8 @@ char *delivery_local_dir(const char *data_dir);
 
 /* An open delivered file. */
 struct delivery_file {
-    int fd;                                          /* read-only; the caller closes it */
-    int64_t size;                                    /* bytes */
+    int fd;                                           /* read-only; the caller closes it */
+    int64_t size;                                     /* bytes */
     char content_type[DELIVERY_CONTENT_TYPE_MAX + 1]; /* as given at upload */
 };
 

@@ -62,7 +62,7 @@ struct delivery_gdrive {
     long timeout_ms;
     long multipart_max;
     long chunk_bytes;
-    char *access_token; /* NULL until minted */
+    char *access_token;     /* NULL until minted */
     int64_t token_renew_ms; /* wall clock after which a new token is minted */
 };
 
@@ -111,14 +111,17 @@ static int gdrive_read_small(const char *path, size_t max, char **out, char *err
     int rc = 0;
     while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
         if (buf_append(&b, chunk, n)) {
-            delivery_set_err(err, errlen, "delivery: the Google key file %s is larger than %zu "
-                                          "bytes", path, max);
+            delivery_set_err(err, errlen,
+                             "delivery: the Google key file %s is larger than %zu "
+                             "bytes",
+                             path, max);
             rc = ERR_CONFIG;
             break;
         }
     fclose(f);
     if (rc) {
-        memset(b.data, 0, b.len);
+        if (b.data)
+            memset(b.data, 0, b.len);
         buf_free(&b);
         return rc;
     }
@@ -176,8 +179,10 @@ static int gdrive_token_answer(struct delivery_gdrive *g, const struct http_resp
     const char *token = gdrive_str(j, "access_token");
     json_t *expires = json_object_get(j, "expires_in");
     if (!token || !*token || strpbrk(token, "\r\n")) {
-        delivery_set_err(err, errlen, "delivery: the Google token endpoint %s answered without "
-                                      "an access_token", g->token_uri);
+        delivery_set_err(err, errlen,
+                         "delivery: the Google token endpoint %s answered without "
+                         "an access_token",
+                         g->token_uri);
         json_decref(j);
         return ERR_PARSE;
     }
@@ -198,8 +203,7 @@ static int gdrive_token_refused(struct delivery_gdrive *g, const struct http_res
     json_t *j = gdrive_json(resp);
     const char *error = gdrive_str(j, "error");
     const char *desc = gdrive_str(j, "error_description");
-    int rc = resp->status >= 400 && resp->status < 500 && resp->status != 429 ? ERR_AUTH
-                                                                              : ERR_HTTP;
+    int rc = resp->status >= 400 && resp->status < 500 && resp->status != 429 ? ERR_AUTH : ERR_HTTP;
     delivery_set_err(err, errlen,
                      "Google refused the service-account key of %s (key file %s): HTTP %ld "
                      "%s%s%.300s",
@@ -241,8 +245,7 @@ static int gdrive_token(struct delivery_gdrive *g, bool force, char *err, size_t
     if (rc == ERR_HTTP)
         rc = gdrive_token_refused(g, &resp, err, errlen);
     else if (rc)
-        delivery_set_err(err, errlen, "delivery: cannot get a Google access token: %s",
-                         http_err);
+        delivery_set_err(err, errlen, "delivery: cannot get a Google access token: %s", http_err);
     else
         rc = gdrive_token_answer(g, &resp, err, errlen);
 out:
@@ -318,8 +321,8 @@ static int gdrive_delete_id(struct delivery_gdrive *g, const char *id, char *err
 /* The metadata of a new file as JSON text (new). */
 static char *gdrive_metadata(struct delivery_gdrive *g, const char *name, const char *ctype)
 {
-    json_t *meta = json_pack("{s:s, s:s, s:[s]}", "name", name, "mimeType", ctype, "parents",
-                             g->folder_id);
+    json_t *meta =
+        json_pack("{s:s, s:s, s:[s]}", "name", name, "mimeType", ctype, "parents", g->folder_id);
     char *text = json_dumps(meta, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(meta);
     if (!text) {
@@ -361,8 +364,8 @@ static int gdrive_multipart(struct delivery_gdrive *g, int fd, const char *path,
     buf_init(&data, 0);
     buf_init(&body, 0);
     char *meta = gdrive_metadata(g, name, ctype);
-    char *url = xasprintf("%s/upload/drive/v3/files?uploadType=multipart&" GDRIVE_FIELDS,
-                          g->api_base);
+    char *url =
+        xasprintf("%s/upload/drive/v3/files?uploadType=multipart&" GDRIVE_FIELDS, g->api_base);
     struct http_response resp;
     http_response_init(&resp);
     int rc = gdrive_read_at(fd, 0, (size_t)size, &data, path, err, errlen);
@@ -373,15 +376,18 @@ static int gdrive_multipart(struct delivery_gdrive *g, int fd, const char *path,
             goto out;
         snprintf(boundary, sizeof boundary, "harde-%s", token);
     } while (data.len && memmem(data.data, data.len, boundary, strlen(boundary)));
-    snprintf(type_line, sizeof type_line, "Content-Type: multipart/related; boundary=%s",
-             boundary);
+    snprintf(type_line, sizeof type_line, "Content-Type: multipart/related; boundary=%s", boundary);
     snprintf(media_line, sizeof media_line, "Content-Type: %s", ctype);
     buf_printf(&body, "--%s\r\n" GDRIVE_JSON_TYPE "\r\n\r\n%s\r\n--%s\r\n%s\r\n\r\n", boundary,
                meta, boundary, media_line);
     buf_append(&body, data.data ? data.data : "", data.len);
     buf_printf(&body, "\r\n--%s--\r\n", boundary);
-    struct gdrive_call call = {.method = "POST", .url = url, .content_type = type_line,
-                               .body = body.data, .body_len = body.len, .max_retries = -1};
+    struct gdrive_call call = {.method = "POST",
+                               .url = url,
+                               .content_type = type_line,
+                               .body = body.data,
+                               .body_len = body.len,
+                               .max_retries = -1};
     rc = gdrive_request(g, &call, &resp, err, errlen);
     if (rc == ERR_HTTP)
         rc = gdrive_api_error(g, &resp, "the upload", err, errlen);
@@ -415,13 +421,17 @@ static int gdrive_session(struct delivery_gdrive *g, int64_t size, const char *n
 {
     char type_line[160], length_line[64];
     char *meta = gdrive_metadata(g, name, ctype);
-    char *url = xasprintf("%s/upload/drive/v3/files?uploadType=resumable&" GDRIVE_FIELDS,
-                          g->api_base);
+    char *url =
+        xasprintf("%s/upload/drive/v3/files?uploadType=resumable&" GDRIVE_FIELDS, g->api_base);
     snprintf(type_line, sizeof type_line, "X-Upload-Content-Type: %s", ctype);
     snprintf(length_line, sizeof length_line, "X-Upload-Content-Length: %lld", (long long)size);
-    struct gdrive_call call = {.method = "POST", .url = url, .content_type = GDRIVE_JSON_TYPE,
-                               .extra = {type_line, length_line, NULL}, .body = meta,
-                               .body_len = strlen(meta), .max_retries = -1};
+    struct gdrive_call call = {.method = "POST",
+                               .url = url,
+                               .content_type = GDRIVE_JSON_TYPE,
+                               .extra = {type_line, length_line, NULL},
+                               .body = meta,
+                               .body_len = strlen(meta),
+                               .max_retries = -1};
     struct http_response resp;
     http_response_init(&resp);
     int rc = gdrive_request(g, &call, &resp, err, errlen);
@@ -432,8 +442,9 @@ static int gdrive_session(struct delivery_gdrive *g, int64_t size, const char *n
              (!http_response_header(&resp, "location", location, GDRIVE_URL_MAX) ||
               strlen(location) >= GDRIVE_URL_MAX - 1 ||
               (strncmp(location, "http://", 7) != 0 && strncmp(location, "https://", 8) != 0))) {
-        delivery_set_err(err, errlen, "Google Drive started an upload session without a usable "
-                                      "Location");
+        delivery_set_err(err, errlen,
+                         "Google Drive started an upload session without a usable "
+                         "Location");
         rc = ERR_PARSE;
     }
     if (rc == 0) {
@@ -451,8 +462,8 @@ static int gdrive_session(struct delivery_gdrive *g, int64_t size, const char *n
  * data NULL, a status query. 0 with *file when the upload is complete, 1
  * with *next when the session wants more, or an error. */
 static int gdrive_put(struct delivery_gdrive *g, const char *session, const struct buf *data,
-                      int64_t offset, int64_t size, const char *ctype, json_t **file,
-                      int64_t *next, char *err, size_t errlen)
+                      int64_t offset, int64_t size, const char *ctype, json_t **file, int64_t *next,
+                      char *err, size_t errlen)
 {
     char range[96], type_line[160];
     if (!data)
@@ -463,9 +474,13 @@ static int gdrive_put(struct delivery_gdrive *g, const char *session, const stru
         snprintf(range, sizeof range, "Content-Range: bytes %lld-%lld/%lld", (long long)offset,
                  (long long)(offset + (int64_t)data->len - 1), (long long)size);
     snprintf(type_line, sizeof type_line, "Content-Type: %s", ctype);
-    struct gdrive_call call = {.method = "PUT", .url = session, .content_type = type_line,
-                               .extra = {range, NULL}, .body = data ? buf_str(data) : "",
-                               .body_len = data ? data->len : 0, .max_retries = 0};
+    struct gdrive_call call = {.method = "PUT",
+                               .url = session,
+                               .content_type = type_line,
+                               .extra = {range, NULL},
+                               .body = data ? buf_str(data) : "",
+                               .body_len = data ? data->len : 0,
+                               .max_retries = 0};
     struct http_response resp;
     http_response_init(&resp);
     int rc = gdrive_request(g, &call, &resp, err, errlen);
@@ -499,7 +514,8 @@ static int gdrive_resumable(struct delivery_gdrive *g, int fd, const char *path,
     int64_t offset = 0;
     int resumes = 0;
     while (rc == 0) {
-        size_t n = size - offset < g->chunk_bytes ? (size_t)(size - offset) : (size_t)g->chunk_bytes;
+        size_t n =
+            size - offset < g->chunk_bytes ? (size_t)(size - offset) : (size_t)g->chunk_bytes;
         if ((rc = gdrive_read_at(fd, offset, n, &chunk, path, err, errlen)))
             break;
         int64_t next = offset;
@@ -514,8 +530,10 @@ static int gdrive_resumable(struct delivery_gdrive *g, int fd, const char *path,
             break; /* complete */
         if (rc == 1) {
             if (next < 0 || next > size) {
-                delivery_set_err(err, errlen, "Google Drive's upload session reports an "
-                                              "impossible offset %lld", (long long)next);
+                delivery_set_err(err, errlen,
+                                 "Google Drive's upload session reports an "
+                                 "impossible offset %lld",
+                                 (long long)next);
                 rc = ERR_PARSE;
                 break;
             }
@@ -531,10 +549,14 @@ static int gdrive_resumable(struct delivery_gdrive *g, int fd, const char *path,
 static int gdrive_share(struct delivery_gdrive *g, const char *id, char *err, size_t errlen)
 {
     static const char body[] = "{\"type\":\"anyone\",\"role\":\"reader\"}";
-    char *url = xasprintf("%s/drive/v3/files/%s/permissions?supportsAllDrives=true", g->api_base,
-                          id);
-    struct gdrive_call call = {.method = "POST", .url = url, .content_type = GDRIVE_JSON_TYPE,
-                               .body = body, .body_len = strlen(body), .max_retries = -1};
+    char *url =
+        xasprintf("%s/drive/v3/files/%s/permissions?supportsAllDrives=true", g->api_base, id);
+    struct gdrive_call call = {.method = "POST",
+                               .url = url,
+                               .content_type = GDRIVE_JSON_TYPE,
+                               .body = body,
+                               .body_len = strlen(body),
+                               .max_retries = -1};
     struct http_response resp;
     http_response_init(&resp);
     int rc = gdrive_request(g, &call, &resp, err, errlen);
@@ -591,8 +613,7 @@ static int gdrive_publish(struct delivery_gdrive *g, json_t *file, struct delive
     if (rc) {
         char ignored[256];
         if (gdrive_delete_id(g, id, ignored, sizeof ignored) != 0)
-            log_warn("delivery", "gdrive: could not delete the unshared file %s: %s", id,
-                     ignored);
+            log_warn("delivery", "gdrive: could not delete the unshared file %s: %s", id, ignored);
         return rc;
     }
     out->handle = xasprintf("gdrive:%s", id);
@@ -628,8 +649,7 @@ static int gdrive_remove(struct delivery *d, const char *id, char *err, size_t e
 {
     struct delivery_gdrive *g = (struct delivery_gdrive *)d;
     if (!delivery_id_valid(id, GDRIVE_ID_MAX)) {
-        delivery_set_err(err, errlen, "delivery: \"gdrive:%.64s\" is not a Drive file handle",
-                         id);
+        delivery_set_err(err, errlen, "delivery: \"gdrive:%.64s\" is not a Drive file handle", id);
         return ERR_INVALID;
     }
     return gdrive_delete_id(g, id, err, errlen);
@@ -692,9 +712,8 @@ static int gdrive_load_key(struct delivery_gdrive *g, char *err, size_t errlen)
         g->token_uri = xstrdup(uri ? uri : DELIVERY_GDRIVE_TOKEN_URI);
         char why[256];
         if (delivery_rsa_key_check(g->key_pem, why, sizeof why) != 0) {
-            delivery_set_err(err, errlen,
-                             "delivery: the private key of %s in %s is unusable: %s", email,
-                             g->key_file, why);
+            delivery_set_err(err, errlen, "delivery: the private key of %s in %s is unusable: %s",
+                             email, g->key_file, why);
             rc = ERR_AUTH;
         }
     }
@@ -710,19 +729,21 @@ static int gdrive_load_key(struct delivery_gdrive *g, char *err, size_t errlen)
 int delivery_gdrive_new(const struct delivery_options *opts, struct delivery **out, char *err,
                         size_t errlen)
 {
-    const char *missing = !opts->gdrive.key_file || !*opts->gdrive.key_file ? "key_file"
+    const char *missing = !opts->gdrive.key_file || !*opts->gdrive.key_file
+                              ? "gdrive_key_file (a service-account JSON key)"
                           : !delivery_id_valid(opts->gdrive.folder_id, GDRIVE_ID_MAX)
-                              ? "folder_id (the id of a folder in a shared drive)"
+                              ? "gdrive_folder_id (the id of a folder in a shared drive)"
                               : NULL;
     if (missing) {
-        delivery_set_err(err, errlen, "delivery: the gdrive backend needs gdrive %s", missing);
+        delivery_set_err(err, errlen, "delivery: the gdrive backend needs %s", missing);
         return ERR_CONFIG;
     }
     const char *api = opts->gdrive.api_base ? opts->gdrive.api_base : DELIVERY_GDRIVE_API_BASE;
     long chunk = opts->gdrive.chunk_bytes > 0 ? opts->gdrive.chunk_bytes : DELIVERY_GDRIVE_CHUNK;
     if (!gdrive_http_url(api) || chunk % GDRIVE_CHUNK_UNIT != 0) {
-        delivery_set_err(err, errlen, "delivery: gdrive api_base must be an http(s) URL and "
-                                      "chunk_bytes a multiple of 256 KiB");
+        delivery_set_err(err, errlen,
+                         "delivery: gdrive api_base must be an http(s) URL and "
+                         "chunk_bytes a multiple of 256 KiB");
         return ERR_CONFIG;
     }
     struct delivery_gdrive *g = xcalloc(1, sizeof *g);

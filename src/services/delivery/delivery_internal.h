@@ -16,8 +16,7 @@
 struct delivery_backend {
     const char *name; /* "local", "gdrive", "s3" */
     int (*upload)(struct delivery *d, const char *path, int64_t size, const char *name,
-                  const char *content_type, struct delivery_link *out, char *err,
-                  size_t errlen);
+                  const char *content_type, struct delivery_link *out, char *err, size_t errlen);
     int (*remove)(struct delivery *d, const char *id, char *err, size_t errlen);
     void (*close)(struct delivery *d);
 };

@@ -251,8 +251,7 @@ static int local_remove(struct delivery *d, const char *id, char *err, size_t er
     int rc = 0;
     if (rename(from, to) != 0) {
         if (errno != ENOENT) {
-            delivery_set_err(err, errlen, "delivery: cannot remove %s: %s", from,
-                             strerror(errno));
+            delivery_set_err(err, errlen, "delivery: cannot remove %s: %s", from, strerror(errno));
             rc = ERR_IO;
             goto out;
         }

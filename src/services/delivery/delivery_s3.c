@@ -37,14 +37,14 @@
 #include "services/delivery/delivery_internal.h"
 #include "services/delivery/delivery_sign.h"
 
-#define S3_ERROR_BODY_MAX  (64u << 10)
-#define S3_HEADERS_MAX     (16u << 10)
-#define S3_MAX_RETRIES     3
-#define S3_RETRY_BASE_MS   300
-#define S3_RETRY_CAP_MS    5000
-#define S3_CONNECT_MS      10000L
-#define S3_PREFIX_MAX      200
-#define S3_EMPTY_SHA256    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+#define S3_ERROR_BODY_MAX (64u << 10)
+#define S3_HEADERS_MAX    (16u << 10)
+#define S3_MAX_RETRIES    3
+#define S3_RETRY_BASE_MS  300
+#define S3_RETRY_CAP_MS   5000
+#define S3_CONNECT_MS     10000L
+#define S3_PREFIX_MAX     200 /* "s3:" + prefix + token + "/" + name fits a handle */
+#define S3_EMPTY_SHA256   "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 struct delivery_s3 {
     struct delivery base;
@@ -231,11 +231,9 @@ static int s3_perform(struct delivery_s3 *s, struct s3_exchange *x, char *err, s
             break;
         char after[64];
         int64_t wait = http_retry_after_ms(
-            NULL, s3_header(x, "retry-after", after, sizeof after) ? after : NULL,
-            clock_wall_ms());
-        int64_t delay =
-            http_retry_delay_ms(attempt, S3_RETRY_BASE_MS, S3_RETRY_CAP_MS, wait,
-                                (double)(clock_now_ns() % 1000) / 1000.0);
+            NULL, s3_header(x, "retry-after", after, sizeof after) ? after : NULL, clock_wall_ms());
+        int64_t delay = http_retry_delay_ms(attempt, S3_RETRY_BASE_MS, S3_RETRY_CAP_MS, wait,
+                                            (double)(clock_now_ns() % 1000) / 1000.0);
         if (delay < 0)
             break;
         log_warn("delivery", "s3: %s %s answered %ld; retrying in %lld ms", x->method, host,
@@ -275,19 +273,18 @@ static int s3_error(struct delivery_s3 *s, const struct s3_exchange *x, const ch
     if (x->status == 403 || strcmp(code, "AuthorizationHeaderMalformed") == 0 ||
         strcmp(code, "InvalidAccessKeyId") == 0) {
         rc = ERR_AUTH;
-        hint = strcmp(code, "SignatureDoesNotMatch") == 0
-                   ? " (check the secret access key)"
-               : strcmp(code, "InvalidAccessKeyId") == 0 ? " (check the access key id)"
+        hint = strcmp(code, "SignatureDoesNotMatch") == 0  ? " (check the secret access key)"
+               : strcmp(code, "InvalidAccessKeyId") == 0   ? " (check the access key id)"
                : strcmp(code, "RequestTimeTooSkewed") == 0 ? " (check this machine's clock)"
-                                                            : "";
+                                                           : "";
     } else if (strcmp(code, "NoSuchBucket") == 0) {
         rc = ERR_CONFIG;
     } else if (x->status == 429 || x->status == 503 || strcmp(code, "SlowDown") == 0) {
         rc = ERR_RATE_LIMIT;
     }
-    delivery_set_err(err, errlen, "S3 refused %s (region %s): HTTP %ld %s: %s%s", doing,
-                     s->region, x->status, code[0] ? code : "(no code)",
-                     message[0] ? message : "(no message)", hint);
+    delivery_set_err(err, errlen, "S3 refused %s (region %s): HTTP %ld %s: %s%s", doing, s->region,
+                     x->status, code[0] ? code : "(no code)", message[0] ? message : "(no message)",
+                     hint);
     return rc;
 }
 
@@ -319,15 +316,14 @@ static char *s3_link(struct delivery_s3 *s, const char *key)
 }
 
 static int s3_upload(struct delivery *d, const char *path, int64_t size, const char *name,
-                     const char *content_type, struct delivery_link *out, char *err,
-                     size_t errlen)
+                     const char *content_type, struct delivery_link *out, char *err, size_t errlen)
 {
     struct delivery_s3 *s = (struct delivery_s3 *)d;
     char token[DELIVERY_TOKEN_HEX + 1], hash[DELIVERY_SHA256_HEX];
     int64_t hashed = 0;
     char *key = NULL, *url = NULL;
-    struct s3_exchange x = {.method = "PUT", .path = path, .content_type = content_type,
-                            .payload_hash = hash};
+    struct s3_exchange x = {
+        .method = "PUT", .path = path, .content_type = content_type, .payload_hash = hash};
     buf_init(&x.body, 0);
     buf_init(&x.headers, S3_HEADERS_MAX);
     int rc = delivery_random_token(token, err, errlen);
@@ -348,7 +344,6 @@ static int s3_upload(struct delivery *d, const char *path, int64_t size, const c
         rc = s3_error(s, &x, "the upload", err, errlen);
         goto out;
     }
-    (void)size;
     out->url = s3_link(s, key);
     out->handle = xasprintf("s3:%s", key);
     log_info("delivery", "s3: uploaded %s (%lld bytes)", key, (long long)hashed);
@@ -379,8 +374,10 @@ static int s3_remove(struct delivery *d, const char *key, char *err, size_t errl
 {
     struct delivery_s3 *s = (struct delivery_s3 *)d;
     if (!s3_key_valid(s, key)) {
-        delivery_set_err(err, errlen, "delivery: \"s3:%.64s\" is not an S3 delivery handle of "
-                                      "this bucket and prefix", key);
+        delivery_set_err(err, errlen,
+                         "delivery: \"s3:%.64s\" is not an S3 delivery handle of "
+                         "this bucket and prefix",
+                         key);
         return ERR_INVALID;
     }
     char *url = xasprintf("%s/%s", s->object_base, key);
@@ -489,6 +486,10 @@ static const char *s3_check_options(const struct delivery_options *o)
     return NULL;
 }
 
+_Static_assert(3 + S3_PREFIX_MAX + DELIVERY_TOKEN_HEX + 1 + DELIVERY_NAME_MAX <=
+                   DELIVERY_HANDLE_MAX,
+               "an S3 handle must fit DELIVERY_HANDLE_MAX");
+
 int delivery_s3_new(const struct delivery_options *opts, struct delivery **out, char *err,
                     size_t errlen)
 {
@@ -509,9 +510,8 @@ int delivery_s3_new(const struct delivery_options *opts, struct delivery **out, 
     s->region = xstrdup(opts->s3.region);
     s->access_key = xstrdup(opts->s3.access_key);
     s->secret_key = xstrdup(opts->s3.secret_key);
-    s->session_token = opts->s3.session_token && *opts->s3.session_token
-                           ? xstrdup(opts->s3.session_token)
-                           : NULL;
+    s->session_token =
+        opts->s3.session_token && *opts->s3.session_token ? xstrdup(opts->s3.session_token) : NULL;
     if (opts->s3.endpoint) {
         char *endpoint = delivery_trim_url(opts->s3.endpoint);
         s->host = s3_endpoint_host(endpoint);
@@ -524,11 +524,10 @@ int delivery_s3_new(const struct delivery_options *opts, struct delivery **out, 
         s->path_base = xstrdup("");
     }
     s->prefix = xstrdup(opts->s3.key_prefix ? opts->s3.key_prefix : "");
-    s->public_base =
-        opts->s3.public_base_url ? delivery_trim_url(opts->s3.public_base_url) : NULL;
+    s->public_base = opts->s3.public_base_url ? delivery_trim_url(opts->s3.public_base_url) : NULL;
     snprintf(s->sigv4, sizeof s->sigv4, "aws:amz:%s:s3", opts->s3.region);
-    s->presign_s = opts->s3.presign_seconds > 0 ? opts->s3.presign_seconds
-                                                : DELIVERY_S3_PRESIGN_DEFAULT_S;
+    s->presign_s =
+        opts->s3.presign_seconds > 0 ? opts->s3.presign_seconds : DELIVERY_S3_PRESIGN_DEFAULT_S;
     s->timeout_ms = delivery_timeout_ms(opts);
     *out = &s->base;
     return 0;

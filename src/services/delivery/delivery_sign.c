@@ -106,8 +106,8 @@ void delivery_sha256_hex(const void *data, size_t len, char hex[DELIVERY_SHA256_
     sign_hex(md, n, hex);
 }
 
-int delivery_sha256_file(const char *path, char hex[DELIVERY_SHA256_HEX], int64_t *size,
-                         char *err, size_t errlen)
+int delivery_sha256_file(const char *path, char hex[DELIVERY_SHA256_HEX], int64_t *size, char *err,
+                         size_t errlen)
 {
     int rc = 0;
     unsigned char *chunk = NULL;
@@ -191,9 +191,8 @@ int delivery_rsa_key_check(const char *pem, char *err, size_t errlen)
 char *delivery_jwt_claims(const char *iss, const char *scope, const char *aud, const char *sub,
                           int64_t iat, long lifetime_s)
 {
-    json_t *claims = json_pack("{s:s, s:s, s:s, s:I, s:I}", "iss", iss, "scope", scope, "aud",
-                               aud, "iat", (json_int_t)iat, "exp",
-                               (json_int_t)(iat + lifetime_s));
+    json_t *claims = json_pack("{s:s, s:s, s:s, s:I, s:I}", "iss", iss, "scope", scope, "aud", aud,
+                               "iat", (json_int_t)iat, "exp", (json_int_t)(iat + lifetime_s));
     if (!claims) {
         fputs("harde: cannot build JWT claims\n", stderr);
         abort();
@@ -280,8 +279,7 @@ char *delivery_s3_uri_encode(const char *path)
 static void sign_hmac(const void *key, size_t keylen, const char *data, unsigned char out[32])
 {
     unsigned int n = 32;
-    if (!HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)data, strlen(data), out,
-              &n)) {
+    if (!HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)data, strlen(data), out, &n)) {
         fputs("harde: HMAC-SHA256 failed\n", stderr);
         abort();
     }

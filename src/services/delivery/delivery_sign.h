@@ -20,8 +20,8 @@ void delivery_sha256_hex(const void *data, size_t len, char hex[DELIVERY_SHA256_
 
 /* Lower-case hex SHA-256 of the file at path into hex, and its size. 0, or
  * ERR_NOT_FOUND / ERR_IO with err set. */
-int delivery_sha256_file(const char *path, char hex[DELIVERY_SHA256_HEX], int64_t *size,
-                         char *err, size_t errlen);
+int delivery_sha256_file(const char *path, char hex[DELIVERY_SHA256_HEX], int64_t *size, char *err,
+                         size_t errlen);
 
 /* Whether pem holds a private RSA key OpenSSL can use: 0, or ERR_AUTH with a
  * sentence in err. */
@@ -41,11 +41,11 @@ int delivery_jwt_rs256(const char *pem, const char *claims_json, char **out, cha
 
 /* What an S3 presigned request covers. */
 struct delivery_presign {
-    const char *method;        /* "GET" */
-    const char *host;          /* the Host header: "bucket.s3.region.amazonaws.com" or
-                                  "127.0.0.1:9000" (with the port when not default) */
-    const char *path;          /* the object's path, unencoded: "/test.txt", "/bucket/key" */
-    const char *region;        /* "us-east-1" */
+    const char *method; /* "GET" */
+    const char *host;   /* the Host header: "bucket.s3.region.amazonaws.com" or
+                           "127.0.0.1:9000" (with the port when not default) */
+    const char *path;   /* the object's path, unencoded: "/test.txt", "/bucket/key" */
+    const char *region; /* "us-east-1" */
     const char *access_key;
     const char *secret_key;
     const char *session_token; /* may be NULL */
