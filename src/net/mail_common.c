@@ -143,6 +143,8 @@ size_t mail_reply_header_cb(char *data, size_t size, size_t n, void *user)
     if (!coded)
         return len;
     int code = (l[0] - '0') * 100 + (l[1] - '0') * 10 + (l[2] - '0');
+    if (code >= 400)
+        snprintf(r->failed, sizeof r->failed, "%s", l);
     if (!r->in_ehlo && code == 250 && r->last_code == 220) {
         r->in_ehlo = true;
         r->ehlo_auth = false;
@@ -238,7 +240,7 @@ int mail_transport_error(CURL *easy, CURLcode cc, const char *errbuf, const char
                  ep->hostport, detail);
         return ERR_CONFIG;
     default:
-        snprintf(err, errlen, "%s with %s server %s failed: %s", what, what, ep->hostport, detail);
+        snprintf(err, errlen, "talking to %s server %s failed: %s", what, ep->hostport, detail);
         return ERR_NETWORK;
     }
 }

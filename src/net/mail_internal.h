@@ -38,6 +38,7 @@ void mail_curl_init(void);
 struct mail_reply {
     char last[MAIL_REPLY_MAX];   /* the last line, CRLF removed */
     char tagged[MAIL_REPLY_MAX]; /* IMAP: the last tagged line ("A003 NO …") */
+    char failed[MAIL_REPLY_MAX]; /* SMTP: the last 4xx/5xx line ("550 …") */
     bool ehlo_auth;              /* SMTP: the last EHLO answer offered AUTH */
     bool ehlo_done;              /* SMTP: an EHLO answer has ended */
     bool in_ehlo;                /* SMTP: inside a 250 answer that followed a 220 */

@@ -584,9 +584,11 @@ static int read_addresses(const struct fields *f, const char *name, struct mime_
             mime_address_list_free(&more);
             return ERR_LIMIT;
         }
-        list->items = xrealloc(list->items, (list->count + more.count + 1) * sizeof *list->items);
-        memcpy(list->items + list->count, more.items, more.count * sizeof *more.items);
-        list->count += more.count;
+        if (more.count) {
+            list->items = xrealloc(list->items, (list->count + more.count) * sizeof *list->items);
+            memcpy(list->items + list->count, more.items, more.count * sizeof *more.items);
+            list->count += more.count;
+        }
         free(more.items);
     }
     return 0;

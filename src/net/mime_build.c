@@ -202,10 +202,21 @@ static void encoded_words(struct writer *w, const char *s, bool first)
     struct buf word;
     buf_init(&word, 0);
     while (pos < len) {
+        /* A field's first word cannot be folded away from the name: it gets
+         * what is left of the line; every other word may start a line. */
+        size_t budget = EW_BYTES_MAX;
+        if (first) {
+            size_t room = LINE_SOFT_MAX > w->col + 13 ? LINE_SOFT_MAX - w->col - 13 : 0;
+            budget = room / 4 * 3;
+            if (budget < 4)
+                budget = 4;
+            if (budget > EW_BYTES_MAX)
+                budget = EW_BYTES_MAX;
+        }
         size_t take = 0;
         while (pos + take < len) {
             size_t n = mime_utf8_at((const unsigned char *)s + pos + take, len - pos - take);
-            if (!n || take + n > EW_BYTES_MAX)
+            if (!n || take + n > budget)
                 break;
             take += n;
         }
@@ -409,7 +420,7 @@ int mime_build(const struct mime_draft *d, struct buf *out, char *err, size_t er
         snprintf(boundary, sizeof boundary, BOUNDARY_PREFIX "%02x%02x%02x%02x%02x%02x%02x%02x"
                  "%02x%02x%02x%02x", r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9],
                  r[10], r[11]);
-        buf_printf(&msg, "Content-Type: multipart/alternative; boundary=\"%s\"\r\n\r\n",
+        buf_printf(&msg, "Content-Type: multipart/alternative;\r\n boundary=\"%s\"\r\n\r\n",
                    boundary);
         buf_printf(&msg, "--%s\r\n", boundary);
         text_part_header(&msg, "plain");

@@ -93,6 +93,17 @@ static size_t ew_read(const char *p, struct buf *bytes, char *charset)
     }
     memcpy(charset, cs, cs_len);
     charset[cs_len] = '\0';
+    struct buf probe; /* an unknown charset whose bytes are not UTF-8 stays as written */
+    buf_init(&probe, 0);
+    char why[160];
+    int rc = mime_charset_to_utf8(charset, bytes->data + mark, bytes->len - mark, &probe, why,
+                                  sizeof why);
+    buf_free(&probe);
+    if (rc) {
+        bytes->len = mark;
+        bytes->data[mark] = '\0';
+        return 0;
+    }
     return (size_t)(end + 2 - p);
 }
 

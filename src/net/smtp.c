@@ -96,7 +96,7 @@ static int smtp_error(CURL *easy, CURLcode cc, const struct mail_reply *reply, c
                       const struct smtp_config *cfg, const struct mail_endpoint *ep, char *err,
                       size_t errlen)
 {
-    const char *server = reply->last[0] ? reply->last : errbuf;
+    const char *server = reply->failed[0] ? reply->failed : reply->last[0] ? reply->last : errbuf;
     if (reply->auth_missing) {
         snprintf(err, errlen,
                  "SMTP server %s offers no AUTH, so \"%s\" cannot log in; not sending "
@@ -110,9 +110,8 @@ static int smtp_error(CURL *easy, CURLcode cc, const struct mail_reply *reply, c
                  ep->hostport, server);
         return ERR_AUTH;
     }
-    bool refused = reply->last[0] == '4' || reply->last[0] == '5';
-    if (refused && (cc == CURLE_SEND_ERROR || cc == CURLE_RECV_ERROR ||
-                    cc == CURLE_WEIRD_SERVER_REPLY || cc == CURLE_QUOTE_ERROR)) {
+    if (reply->failed[0] && (cc == CURLE_SEND_ERROR || cc == CURLE_RECV_ERROR ||
+                             cc == CURLE_WEIRD_SERVER_REPLY || cc == CURLE_QUOTE_ERROR)) {
         const char *what = strncmp(errbuf, "RCPT", 4) == 0   ? "a recipient"
                            : strncmp(errbuf, "MAIL", 4) == 0 ? "the sender"
                                                              : "the message";

@@ -35,6 +35,7 @@ extern char **environ;
 
 #define MEDIA_POLL_SLICE_MS 50
 #define MEDIA_READ_CHUNK    8192
+#define MEDIA_ERROR_LINE_MAX 200 /* characters quoted of one stderr line */
 
 struct media_tail {
     char data[MEDIA_STDERR_TAIL];
@@ -84,10 +85,16 @@ static void media_tail_lines(const struct media_tail *t, char *out, size_t outle
             memcpy(out + w, " | ", 3);
             w += 3;
         }
-        for (size_t k = starts[i]; k < ends[i] && w + 1 < outlen; k++) {
+        size_t stop = ends[i];
+        bool cut = stop - starts[i] > MEDIA_ERROR_LINE_MAX;
+        if (cut)
+            stop = starts[i] + MEDIA_ERROR_LINE_MAX;
+        for (size_t k = starts[i]; k < stop && w + 1 < outlen; k++) {
             unsigned char c = (unsigned char)t->data[k];
             out[w++] = c < 0x20 || c == 0x7f ? ' ' : (char)c;
         }
+        for (int dot = 0; cut && dot < 3 && w + 1 < outlen; dot++)
+            out[w++] = '.';
     }
     out[w < outlen ? w : outlen - 1] = '\0';
 }
@@ -256,7 +263,7 @@ static int media_reap(struct media_child *c, int64_t deadline_ns, volatile sig_a
 static int media_report(int rc, int status, const struct media_child *c, const char *name,
                         long timeout_ms, size_t out_max, char *err, size_t errlen)
 {
-    char lines[600];
+    char lines[MEDIA_ERROR_LINES * (MEDIA_ERROR_LINE_MAX + 6)];
     media_tail_lines(&c->tail, lines, sizeof lines);
     const char *sep = lines[0] ? ": " : "";
     switch (rc) {

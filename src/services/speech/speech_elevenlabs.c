@@ -178,7 +178,7 @@ static char *elevenlabs_settings(const char *text)
 {
     json_error_t jerr;
     json_t *v = json_loads(text, 0, &jerr);
-    char *out = json_is_object(v) ? json_dumps(v, JSON_COMPACT) : NULL;
+    char *out = json_is_object(v) ? json_dumps(v, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
     json_decref(v);
     return out;
 }

@@ -1,0 +1,336 @@
+/* cmd_primer — the primer video from the terminal, and the worker:
+ *   harde primer JOB [--wait SECONDS] [--force] [--json]
+ *   harde runs [--json]
+ *   harde run show|cancel|retry ID [--json]
+ *   harde worker [--once] [--poll-ms N]
+ * `primer --wait` runs the workflow to its end in the foreground and prints
+ * where the video and the email went; without --wait it only starts the run
+ * for a worker. The worker watches the inbox (once cluster-wide, under a
+ * store lease) and moves every due run forward until SIGTERM or Ctrl-C. */
+#define _POSIX_C_SOURCE 200809L
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/clock.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "cli/cli.h"
+#include "harde/inbox.h"
+#include "harde/primer.h"
+#include "store/store.h"
+#include "workflow/workflow.h"
+
+#define WORKER_POLL_MS   2000
+#define INBOX_LEASE_MS   30000
+#define INBOX_LEASE_NAME "inbox-listener"
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+struct primer_env {
+    struct harde_app app;
+    struct primer *primer;
+    struct workflow_engine *engine;
+    char owner[96];
+};
+
+static void log_event(void *arg, const struct workflow_event *ev)
+{
+    bool *quiet = arg;
+    if (quiet && *quiet)
+        return;
+    switch (ev->kind) {
+    case WORKFLOW_EVENT_STEP_STARTED:
+        fprintf(stderr, "[%s] %zu/%zu %s…\n", ev->run_id, ev->step_index + 1, ev->step_count,
+                ev->step);
+        break;
+    case WORKFLOW_EVENT_STEP_SUCCEEDED:
+        fprintf(stderr, "[%s] %s done (%.1f s)\n", ev->run_id, ev->step,
+                (double)ev->duration_ms / 1000);
+        break;
+    case WORKFLOW_EVENT_STEP_FAILED:
+        fprintf(stderr, "[%s] %s failed (attempt %d/%d): %s\n", ev->run_id, ev->step, ev->attempt,
+                ev->max_attempts, ev->error ? ev->error : "");
+        break;
+    case WORKFLOW_EVENT_RETRY_SCHEDULED:
+        fprintf(stderr, "[%s] %s will be retried in %.1f s\n", ev->run_id, ev->step,
+                (double)(ev->wake_at_ms - clock_wall_ms()) / 1000);
+        break;
+    case WORKFLOW_EVENT_WAITING:
+        fprintf(stderr, "[%s] waiting until %.0f s from now\n", ev->run_id,
+                (double)(ev->wake_at_ms - clock_wall_ms()) / 1000);
+        break;
+    case WORKFLOW_EVENT_RUN_FINISHED:
+        fprintf(stderr, "[%s] finished: %s%s%s\n", ev->run_id, store_run_status_name(ev->status),
+                ev->error ? ": " : "", ev->error ? ev->error : "");
+        break;
+    }
+}
+
+static int open_env(struct primer_env *env, const struct cli_globals *globals, bool media,
+                    bool *quiet)
+{
+    memset(env, 0, sizeof *env);
+    if (cli_open_app(&env->app, globals, HARDE_NEED_STORE | HARDE_NEED_CRM) != 0)
+        return 1;
+    char err[1024];
+    snprintf(env->owner, sizeof env->owner, "cli-%ld", (long)getpid());
+    if (media && !(env->primer = primer_open(&env->app, err, sizeof err))) {
+        fprintf(stderr, "harde: %s\n", err);
+        harde_app_close(&env->app);
+        return 1;
+    }
+    struct workflow_options opts = {.on_event = log_event, .event_arg = quiet, .stop = &stop_flag};
+    env->engine = workflow_engine_new(env->app.store, &opts);
+    if (env->primer && primer_register(env->primer, env->engine) != 0) {
+        fprintf(stderr, "harde: %s\n", workflow_engine_error(env->engine));
+        return 1;
+    }
+    return 0;
+}
+
+static void close_env(struct primer_env *env)
+{
+    workflow_engine_free(env->engine);
+    primer_close(env->primer);
+    harde_app_close(&env->app);
+}
+
+static int print_run(struct store *st, const char *id, bool json)
+{
+    struct store_run run;
+    if (store_run_get(st, id, true, &run) != 0) {
+        fprintf(stderr, "harde: no run \"%s\"\n", id);
+        return 1;
+    }
+    json_t *o = primer_run_json(&run);
+    if (json) {
+        json_dumpf(o, stdout, JSON_INDENT(2));
+        fputc('\n', stdout);
+    } else {
+        printf("run %s (%s) for job %lld: %s\n", run.id, run.workflow,
+               (long long)json_integer_value(json_object_get(o, "job_id")),
+               store_run_status_name(run.status));
+        size_t i;
+        json_t *s;
+        json_array_foreach(json_object_get(o, "steps"), i, s)
+        {
+            const char *error = json_string_value(json_object_get(s, "error"));
+            printf("  %-10s %-10s %6.1f s%s%s\n", json_string_value(json_object_get(s, "name")),
+                   json_string_value(json_object_get(s, "status")),
+                   (double)json_integer_value(json_object_get(s, "duration_ms")) / 1000,
+                   error ? "  " : "", error ? error : "");
+        }
+        const char *url = json_string_value(json_object_get(o, "video_url"));
+        const char *email = json_string_value(json_object_get(o, "email"));
+        if (url)
+            printf("video: %s\n", url);
+        if (email)
+            printf("email: %s\n", email);
+        if (run.last_error)
+            printf("error: %s\n", run.last_error);
+    }
+    json_decref(o);
+    int rc = run.status == STORE_RUN_FAILED || run.status == STORE_RUN_CANCELLED ? 1 : 0;
+    store_run_free(&run);
+    return rc;
+}
+
+int cmd_primer(int argc, char **argv, const struct cli_globals *globals)
+{
+    long long job = 0;
+    long wait_s = -1;
+    bool json = false, force = false;
+    for (int i = 1; i < argc; i++) {
+        if (cli_wants_help(globals, argv[i]))
+            return 0;
+        if (strcmp(argv[i], "--wait") == 0 && i + 1 < argc)
+            wait_s = atol(argv[++i]);
+        else if (strcmp(argv[i], "--json") == 0)
+            json = true;
+        else if (strcmp(argv[i], "--force") == 0)
+            force = true;
+        else if (!job && atoll(argv[i]) > 0)
+            job = atoll(argv[i]);
+        else
+            return cli_usage_error(globals, "give a job id (a number)");
+    }
+    if (!job)
+        return cli_usage_error(globals, "which job?");
+    bool quiet = json;
+    struct primer_env env;
+    if (open_env(&env, globals, true, &quiet) != 0)
+        return 1;
+    install_signals();
+    char run_id[STORE_ID_MAX + 1], err[1024];
+    bool created = false;
+    int rc = primer_start(env.primer, env.engine, job, force, env.app.user, run_id, &created, err,
+                          sizeof err);
+    if (rc != 0) {
+        fprintf(stderr, "harde primer: %s\n", err);
+        close_env(&env);
+        return rc == ERR_NOT_FOUND ? 2 : 1;
+    }
+    if (!quiet)
+        fprintf(stderr, "%s run %s for job %lld\n", created ? "started" : "existing", run_id, job);
+    if (wait_s >= 0) {
+        enum store_run_status final;
+        /* Progress is printed by the engine's own event callback (open_env). */
+        rc = workflow_run_to_end(env.engine, env.owner, run_id, wait_s * 1000, &stop_flag, NULL,
+                                 NULL, &final);
+        if (rc == ERR_TIMEOUT)
+            fprintf(stderr,
+                    "harde primer: not finished after %ld s; a worker will go on "
+                    "(harde run show %s)\n",
+                    wait_s, run_id);
+    } else if (!quiet) {
+        fprintf(stderr, "a worker (harde worker) will produce it; follow with: harde run show %s\n",
+                run_id);
+    }
+    int shown = print_run(env.app.store, run_id, json);
+    close_env(&env);
+    return rc == 0 ? shown : 1;
+}
+
+int cmd_runs(int argc, char **argv, const struct cli_globals *globals)
+{
+    bool json = false;
+    for (int i = 1; i < argc; i++) {
+        if (cli_wants_help(globals, argv[i]))
+            return 0;
+        if (strcmp(argv[i], "--json") == 0)
+            json = true;
+        else
+            return cli_usage_error(globals, "unknown argument");
+    }
+    struct harde_app app;
+    if (cli_open_app(&app, globals, HARDE_NEED_STORE) != 0)
+        return 1;
+    struct store_run_list list;
+    struct store_run_filter f = {.limit = 100};
+    if (store_run_list(app.store, &f, &list) != 0) {
+        fprintf(stderr, "harde runs: %s\n", store_error(app.store));
+        harde_app_close(&app);
+        return 1;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < list.count; i++) {
+        const struct store_run *r = &list.items[i];
+        if (json)
+            json_array_append_new(arr, primer_run_json(r));
+        else
+            printf("%-14s %-14s %-10s %-10s %s\n", r->id, r->workflow,
+                   store_run_status_name(r->status), r->current_step,
+                   r->dedupe_key ? r->dedupe_key : "");
+    }
+    if (json) {
+        json_dumpf(arr, stdout, JSON_INDENT(2));
+        fputc('\n', stdout);
+    } else if (!list.count) {
+        printf("no runs yet — start one with: harde primer JOB\n");
+    }
+    json_decref(arr);
+    store_run_list_free(&list);
+    harde_app_close(&app);
+    return 0;
+}
+
+int cmd_run(int argc, char **argv, const struct cli_globals *globals)
+{
+    if (argc >= 2 && cli_wants_help(globals, argv[1]))
+        return 0;
+    if (argc < 3 ||
+        (strcmp(argv[1], "show") && strcmp(argv[1], "cancel") && strcmp(argv[1], "retry")))
+        return cli_usage_error(globals, NULL);
+    bool json = argc > 3 && strcmp(argv[3], "--json") == 0;
+    bool quiet = true;
+    struct primer_env env;
+    if (open_env(&env, globals, false, &quiet) != 0)
+        return 1;
+    int rc = 0;
+    if (strcmp(argv[1], "cancel") == 0)
+        rc = workflow_cancel(env.engine, argv[2], "cancelled by the rep");
+    else if (strcmp(argv[1], "retry") == 0)
+        rc = workflow_retry(env.engine, argv[2]);
+    if (rc != 0)
+        fprintf(stderr, "harde run %s: %s\n", argv[1], workflow_engine_error(env.engine));
+    else if (strcmp(argv[1], "show") != 0)
+        fprintf(stderr, "%s: a worker will carry it on\n",
+                strcmp(argv[1], "cancel") == 0 ? "cancel requested" : "retry scheduled");
+    int shown = print_run(env.app.store, argv[2], json);
+    close_env(&env);
+    return rc != 0 ? 1 : (strcmp(argv[1], "show") == 0 ? shown : 0);
+}
+
+int cmd_worker(int argc, char **argv, const struct cli_globals *globals)
+{
+    bool once = false;
+    long poll_ms = WORKER_POLL_MS;
+    for (int i = 1; i < argc; i++) {
+        if (cli_wants_help(globals, argv[i]))
+            return 0;
+        if (strcmp(argv[i], "--once") == 0)
+            once = true;
+        else if (strcmp(argv[i], "--poll-ms") == 0 && i + 1 < argc)
+            poll_ms = atol(argv[++i]);
+        else
+            return cli_usage_error(globals, "unknown argument");
+    }
+    bool quiet = false;
+    struct primer_env env;
+    if (open_env(&env, globals, true, &quiet) != 0)
+        return 1;
+    char host[64] = "host";
+    gethostname(host, sizeof host - 1);
+    snprintf(env.owner, sizeof env.owner, "worker-%s-%ld", host, (long)getpid());
+    char err[1024];
+    struct inbox *in = inbox_open(&env.app, err, sizeof err);
+    if (!in) {
+        fprintf(stderr, "harde worker: %s\n", err);
+        close_env(&env);
+        return 1;
+    }
+    install_signals();
+    fprintf(stderr, "harde worker %s: watching %s\n", env.owner, inbox_describe(in));
+    while (!stop_flag) {
+        struct store_lease holder;
+        if (store_lease_acquire(env.app.store, INBOX_LEASE_NAME, env.owner, INBOX_LEASE_MS,
+                                &holder) == 0) {
+            size_t started = 0;
+            if (inbox_poll(in, env.primer, env.engine, &started, err, sizeof err) != 0)
+                log_warn("worker", "inbox: %s", err);
+            else if (started)
+                fprintf(stderr, "inbox: %zu new primer run(s)\n", started);
+        }
+        size_t advanced = 0;
+        if (workflow_tick(env.engine, env.owner, &advanced) != 0)
+            log_warn("worker", "%s", workflow_engine_error(env.engine));
+        if (once)
+            break;
+        if (!advanced)
+            clock_sleep_ms(poll_ms, &stop_flag);
+    }
+    store_lease_release(env.app.store, INBOX_LEASE_NAME, env.owner);
+    fprintf(stderr, "harde worker %s: stopped\n", env.owner);
+    inbox_close(in);
+    close_env(&env);
+    return 0;
+}
