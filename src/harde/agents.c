@@ -17,12 +17,13 @@
 #include "harde/session.h"
 #include "harde/state.h"
 #include "harde/tools_crm.h"
+#include "harde/tools_primer.h"
 #include "harde/tools_script.h"
 #include "harde/turn.h"
 #include "kb/answer.h"
 #include "kb/kb.h"
 
-#define N_SPECIALISTS 4
+#define N_SPECIALISTS 5
 
 struct harde_agents {
     struct agent triage;
@@ -30,6 +31,7 @@ struct harde_agents {
     struct agent pricing;
     struct agent crm;
     struct agent script;
+    struct agent primer;
     const struct agent *triage_handoffs[N_SPECIALISTS];
     /* each specialist may hand off to the three others */
     const struct agent *specialist_handoffs[N_SPECIALISTS][N_SPECIALISTS - 1];
@@ -37,11 +39,13 @@ struct harde_agents {
     struct agent_tool coach_tools[1];
     struct agent_tool crm_tools[CRM_TOOL_COUNT];
     struct agent_tool script_tools[SCRIPT_TOOL_COUNT];
+    struct agent_tool primer_tools[PRIMER_TOOL_COUNT];
     char *triage_instructions;
     char *coach_instructions;
     char *pricing_instructions;
     char *crm_instructions;
     char *script_instructions;
+    char *primer_instructions;
     char *quote_schema;
     char *new_client_schema;
     char *script_schema;
@@ -205,7 +209,8 @@ static void build_instructions(struct harde_agents *a, const struct harde_app *a
         "prices, quotes, estimates, monthly payments, or answers to a pricing question Pricing "
         "asked → transfer_to_pricing; customers and jobs in the CRM (look-ups, stages, notes, "
         "new clients) or answers to the CRM's questions → transfer_to_crm; video scripts "
-        "(drafting, revising, saving) → transfer_to_script. Answer greetings, thanks and 'what can "
+        "(drafting, revising, saving) → transfer_to_script; making or checking the primer video "
+        "of a job → transfer_to_primer_video. Answer greetings, thanks and 'what can "
         "you do' yourself "
         "in one or two sentences. Never answer a sales or pricing question yourself.",
         who);
@@ -240,6 +245,12 @@ static void build_instructions(struct harde_agents *a, const struct harde_app *a
         "kind, tone, key points), revise with script_revise (you may pass your own rewritten "
         "text), and save the final draft on the job with script_save when the rep is happy. "
         "Show the draft in full after each change.",
+        who);
+    a->primer_instructions = xasprintf(
+        "%s\nYou are the Primer Video agent. When the rep asks for the primer video of a job, "
+        "call primer_start (job id or customer name); to say whether it went out, call "
+        "primer_status. Report what the tool says; the video is produced and emailed by a "
+        "background worker.",
         who);
     free(who);
 }
@@ -354,7 +365,21 @@ struct harde_agents *harde_agents_new(const struct harde_app *app)
         .model = app->specialist_model,
         .settings = LLM_SETTINGS_DEFAULT,
     };
-    const struct agent *specialists[N_SPECIALISTS] = {&a->coach, &a->pricing, &a->crm, &a->script};
+    primer_tools_init(a->primer_tools);
+    a->primer = (struct agent){
+        .name = "Primer Video",
+        .handoff_description = "The autonomous primer video of a job: make it, or check whether "
+                               "it went out.",
+        .instructions = a->primer_instructions,
+        .tools = a->primer_tools,
+        .n_tools = PRIMER_TOOL_COUNT,
+        .handoffs = a->specialist_handoffs[4],
+        .n_handoffs = N_SPECIALISTS - 1,
+        .model = app->specialist_model,
+        .settings = LLM_SETTINGS_DEFAULT,
+    };
+    const struct agent *specialists[N_SPECIALISTS] = {&a->coach, &a->pricing, &a->crm, &a->script,
+                                                      &a->primer};
     for (size_t i = 0; i < N_SPECIALISTS; i++) {
         a->triage_handoffs[i] = specialists[i];
         for (size_t j = 0, k = 0; j < N_SPECIALISTS; j++)
@@ -373,6 +398,7 @@ void harde_agents_free(struct harde_agents *a)
     free(a->pricing_instructions);
     free(a->crm_instructions);
     free(a->script_instructions);
+    free(a->primer_instructions);
     free(a->quote_schema);
     free(a->new_client_schema);
     free(a->script_schema);
@@ -386,7 +412,8 @@ const struct agent *harde_agents_triage(const struct harde_agents *a)
 
 const struct agent *harde_agents_find(const struct harde_agents *a, const char *name)
 {
-    const struct agent *all[] = {&a->triage, &a->coach, &a->pricing, &a->crm, &a->script};
+    const struct agent *all[] = {&a->triage, &a->coach,  &a->pricing,
+                                 &a->crm,    &a->script, &a->primer};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         if (strcmp(all[i]->name, name) == 0)
             return all[i];

@@ -29,6 +29,8 @@
 #include "workflow/workflow.h"
 
 #define PRIMER_WORKFLOW "primer_video"
+/* The run's dedupe key for a job: one primer per job unless forced. */
+#define PRIMER_DEDUPE_FMT "primer:job:%lld"
 
 struct primer;
 

@@ -11,6 +11,7 @@
 #include "base/error.h"
 #include "base/xalloc.h"
 #include "harde/app.h"
+#include "harde/job_lookup.h"
 #include "harde/script.h"
 #include "harde/session.h"
 #include "harde/states.h"
@@ -35,37 +36,6 @@ static void human_time(const char *iso, char *out, size_t outlen)
     int hour = tm.tm_hour % 12 ? tm.tm_hour % 12 : 12;
     snprintf(clock, sizeof clock, "%d:%02d %s", hour, tm.tm_min, tm.tm_hour < 12 ? "AM" : "PM");
     snprintf(out, outlen, "%s at %s", day, clock);
-}
-
-/* Finds the job: by id, else the newest job of the best-matching customer. */
-static int find_job(struct crm *crm, const json_t *args, struct crm_job *job, char *err,
-                    size_t errlen)
-{
-    int64_t id = json_integer_value(json_object_get(args, "job_id"));
-    const char *name = json_string_value(json_object_get(args, "customer_name"));
-    if (!id && name) {
-        struct crm_hits hits;
-        if (crm_search(crm, name, 1, &hits, err, errlen) != 0)
-            return ERR_NOT_FOUND;
-        if (hits.count) {
-            struct crm_customer c;
-            if (crm_customer_get(crm, hits.items[0].customer.id, &c, err, errlen) == 0) {
-                if (c.job_count)
-                    id = c.jobs[c.job_count - 1].id;
-                crm_customer_free(&c);
-            }
-        }
-        crm_hits_free(&hits);
-        if (!id) {
-            snprintf(err, errlen, "no job found for \"%s\": give the job id", name);
-            return ERR_NOT_FOUND;
-        }
-    }
-    if (!id) {
-        snprintf(err, errlen, "which job? give the job id or the customer's name");
-        return ERR_INVALID;
-    }
-    return crm_job_get(crm, id, job, err, errlen);
 }
 
 /* The script request a state describes. Point strings are borrowed from it. */
@@ -136,7 +106,7 @@ static json_t *script_start_tool(struct agent_context *ctx, json_t *args, char *
     struct harde_turn_context *turn = ctx->user;
     struct crm_job job;
     char err[512];
-    if (find_job(turn->app->crm, args, &job, err, sizeof err) != 0) {
+    if (job_lookup(turn->app->crm, args, &job, err, sizeof err) != 0) {
         *error = xstrdup(err);
         return NULL;
     }

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/clock.h"
@@ -72,7 +73,11 @@ struct http_server *http_server_new(const struct http_server_config *config)
     s->cfg.host = s->host;
     s->epoll_fd = s->wake_fd = -1;
     pthread_mutex_init(&s->lock, NULL);
-    pthread_cond_init(&s->idle, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->idle, &attr);
+    pthread_condattr_destroy(&attr);
     return s;
 }
 
@@ -429,13 +434,16 @@ static size_t keep_escaped(void *cls, struct MHD_Connection *conn, char *s)
     return strlen(s);
 }
 
+/* libmicrohttpd's own messages. A stream whose client left ends with
+ * "application error generating response": routine, so only for debugging. */
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
     char line[512];
     vsnprintf(line, sizeof line, fmt, ap);
     line[strcspn(line, "\r\n")] = '\0';
-    log_warn("http", "libmicrohttpd: %s", line);
+    bool routine = strstr(line, "application error generating response") != NULL;
+    log_write(routine ? LOG_DEBUG : LOG_WARN, "http", "libmicrohttpd: %s", line);
 }
 
 /* ---- start and stop ------------------------------------------------------------- */
@@ -486,12 +494,14 @@ int http_server_start(struct http_server *s, char *err, size_t errlen)
         pool = POOL_MIN;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
+    errno = 0;
+    /* The logger comes first so that option errors reach it too. */
     s->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_access, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool, MHD_OPTION_CONNECTION_LIMIT, c->max_connections,
-        MHD_OPTION_CONNECTION_TIMEOUT, c->timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, s,
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_THREAD_POOL_SIZE,
+        flags, 0, NULL, NULL, on_access, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
+        MHD_OPTION_CONNECTION_LIMIT, c->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        c->timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_URI_LOG_CALLBACK,
+        on_uri, s, MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, s, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)c->threads, MHD_OPTION_END);
     if (!s->daemon) {
         snprintf(err, errlen, "cannot listen on %s:%d: %s", c->host, c->port,
@@ -510,9 +520,14 @@ static void wait_idle(struct http_server *s, int64_t deadline_ns)
 {
     pthread_mutex_lock(&s->lock);
     while (s->inflight > 0 && clock_now_ns() < deadline_ns) {
-        pthread_mutex_unlock(&s->lock);
-        clock_sleep_ms(2, NULL);
-        pthread_mutex_lock(&s->lock);
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += 10 * 1000000; /* re-check the deadline at least every 10 ms */
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&s->idle, &s->lock, &ts);
     }
     pthread_mutex_unlock(&s->lock);
 }

@@ -75,6 +75,10 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *dest, size_t max)
                 buf_free(&st->out);
             else
                 buf_reset(&st->out);
+        } else if (st->out_off >= STREAM_KEEP_CAP && st->out_off * 2 >= st->out.len) {
+            /* A reader that never catches up must not let sent bytes pile up. */
+            buf_consume(&st->out, st->out_off);
+            st->out_off = 0;
         }
         req->bytes_out += n;
         result = (ssize_t)n;
@@ -109,7 +113,7 @@ struct http_stream *http_stream_open(struct http_req *req, const struct http_str
     st->keepalive_ms = o.keepalive_ms ? o.keepalive_ms : s->cfg.keepalive_ms;
     st->last_write_ns = clock_now_ns();
     struct MHD_Response *resp = MHD_create_response_from_callback(
-        MHD_SIZE_UNKNOWN, 4096, stream_read, st, stream_response_free);
+        MHD_SIZE_UNKNOWN, 1024, stream_read, st, stream_response_free);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
     MHD_add_response_header(resp, "X-Accel-Buffering", "no");
@@ -162,6 +166,10 @@ static int stream_queue(struct http_stream *st, const char *event, const char *i
         goto out;
     }
     size_t before = st->out.len;
+    if (st->max_buffer && before - st->out_off + len > st->max_buffer) {
+        rc = ERR_LIMIT; /* checked before copying, so one huge event costs nothing */
+        goto out;
+    }
     if (comment) {
         buf_append_str(&st->out, ": ");
         buf_append(&st->out, data, len);

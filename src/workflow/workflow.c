@@ -288,7 +288,7 @@ static int cancel_run(struct workflow_engine *e, struct store_run *run, const ch
     if (!g.cancel) {
         char name[STORE_NAME_MAX + 1];
         wf_marker_name(WF_MARKER_CANCEL, g.generation, name, sizeof name);
-        json_t *out = json_pack("{s:s}", "reason", reason && *reason ? reason : "cancelled");
+        json_t *out = json_pack("{s:s}", "reason", reason ? reason : "");
         rc = store_step_succeed(e->st, run->id, name, out, run->current_step);
         json_decref(out);
         if (rc && rc != ERR_EXISTS)

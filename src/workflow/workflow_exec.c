@@ -112,10 +112,9 @@ static int yield(struct claim *c, enum workflow_step_result result)
     return rc == ERR_CONFLICT ? 0 : rc;
 }
 
-static int abandon(struct claim *c)
+static int abandon(struct claim *c, const char *why)
 {
-    log_warn("workflow", "run %s: %s; leaving it to the next worker", c->run_id,
-             c->held ? "stopping" : "its lease was taken over");
+    log_warn("workflow", "run %s: %s; leaving it to the next worker", c->run_id, why);
     return yield(c, WORKFLOW_RESULT_ABANDONED);
 }
 
@@ -379,7 +378,7 @@ static int run_step(struct claim *c, const struct wf_plan *p, enum flow *flow)
     *flow = FLOW_STOP;
     int rc = renew(c, ttl);
     if (rc)
-        return rc == ERR_CONFLICT ? abandon(c) : rc;
+        return rc == ERR_CONFLICT ? abandon(c, "another worker has it") : rc;
     if (p->record && p->record->status == STORE_STEP_RUNNING &&
         p->record->attempts - p->attempts_before >= a.policy.max_attempts) {
         /* Its last attempt was in flight when its worker died. */
@@ -425,7 +424,8 @@ static int run_step(struct claim *c, const struct wf_plan *p, enum flow *flow)
         return rc;
     if (ctx.lease_lost)
         c->held = false;
-    return abandon(c);
+    return abandon(c, stopping ? "the worker is stopping"
+                               : "another worker took it over during the step");
 }
 
 /* ---- claims ---------------------------------------------------------------------- */
@@ -508,7 +508,8 @@ static int drive(struct claim *c, int max_steps)
             }
             break;
         case WF_END:
-            snprintf(reason, sizeof reason, "cancelled: %s", p.reason ? p.reason : "cancelled");
+            snprintf(reason, sizeof reason, "cancelled%s%s", p.reason && *p.reason ? ": " : "",
+                     p.reason ? p.reason : "");
             rc = record_end(c, p.gen.generation, p.outcome, NULL,
                             p.outcome == WORKFLOW_OUTCOME_CANCELLED ? reason : NULL);
             flow = FLOW_CONTINUE;

@@ -1277,6 +1277,168 @@ static void test_stop_with_deferred_request(void **state)
     http_server_free(s);
 }
 
+/* A client that reads slowly gets every event, in order, while the producer
+ * backs off on ERR_LIMIT (the stream buffer is compacted as it drains). */
+static size_t slow_write(char *data, size_t size, size_t n, void *user)
+{
+    clock_sleep_ms(1, NULL);
+    return client_write(data, size, n, user);
+}
+
+static void test_sse_slow_reader_gets_everything(void **state)
+{
+    (void)state;
+    enum { N = 400 };
+    struct sse_app app = {.max_buffer = 32 << 10};
+    struct fixture f;
+    fixture_start(&f, sse_server(&app, NULL));
+    struct sse_client c;
+    client_init(&c, url_of(&f, "/events"));
+    curl_easy_setopt(c.curl, CURLOPT_WRITEFUNCTION, slow_write);
+    curl_easy_setopt(c.curl, CURLOPT_BUFFERSIZE, 1024L);
+    pthread_create(&c.thread, NULL, client_main, &c);
+    struct http_stream *st = take_stream(&app, 5000);
+    assert_non_null(st);
+    char data[1024];
+    int limited = 0;
+    for (int i = 0; i < N; i++) {
+        snprintf(data, sizeof data, "%04d:", i);
+        memset(data + 5, 'a' + i % 26, sizeof data - 6);
+        data[sizeof data - 1] = '\0';
+        int rc;
+        while ((rc = http_stream_send(st, NULL, NULL, data, strlen(data))) == ERR_LIMIT) {
+            limited++;
+            clock_sleep_ms(2, NULL);
+        }
+        assert_int_equal(rc, 0);
+    }
+    http_stream_close(st);
+    assert_true(client_done(&c, 20000));
+    assert_int_equal(c.result, CURLE_OK);
+    assert_int_equal(c.nevents, N);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(atoi(c.events[i].data), i);
+        assert_int_equal(strlen(c.events[i].data), sizeof data - 1);
+        assert_int_equal(c.events[i].data[500], 'a' + i % 26);
+    }
+    assert_true(limited > 0); /* the buffer really filled up */
+    client_free(&c);
+    http_server_free(f.server);
+}
+
+/* A deferred request may become a stream later, from another thread. */
+struct late_stream {
+    struct deferred_app *app;
+    struct http_req *req;
+};
+
+static void *late_stream_main(void *arg)
+{
+    struct late_stream *ls = arg;
+    clock_sleep_ms(20, NULL);
+    http_reply_header(ls->req, "X-Late", "1");
+    struct http_stream *st = http_stream_open(ls->req, NULL);
+    assert_non_null(st);
+    assert_int_equal(http_stream_send(st, "delta", NULL, "late 1", 6), 0);
+    assert_int_equal(http_stream_send(st, "delta", NULL, "late 2", 6), 0);
+    http_stream_close(st);
+    return NULL;
+}
+
+static void test_deferred_then_stream(void **state)
+{
+    (void)state;
+    struct deferred_app app = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    struct http_server *s = http_server_new(NULL);
+    add_route(s, "GET", "/slow/{n}", defer_handler, &app);
+    struct fixture f;
+    fixture_start(&f, s);
+    struct sse_client c;
+    client_start(&c, url_of(&f, "/slow/3"));
+    struct late_stream ls = {.app = &app, .req = wait_deferred(&app, 5000)};
+    assert_non_null(ls.req);
+    pthread_t thread;
+    pthread_create(&thread, NULL, late_stream_main, &ls);
+    pthread_join(thread, NULL);
+    assert_true(client_done(&c, 5000));
+    assert_int_equal(c.result, CURLE_OK);
+    assert_int_equal(c.status, 200);
+    assert_int_equal(c.nevents, 2);
+    assert_string_equal(c.events[1].data, "late 2");
+    client_free(&c);
+    http_server_free(s);
+}
+
+/* Several requests on one kept-alive connection, errors included. */
+static void test_keepalive_connection_reuse(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fixture_start(&f, basic_server(NULL));
+    CURL *curl = curl_easy_init();
+    struct buf body;
+    buf_init(&body, 0);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    const char *paths[] = {"/text", "/missing", "/v1/sessions/1", "/text"};
+    long codes[] = {200, 404, 200, 200};
+    long connects = 0;
+    for (size_t i = 0; i < 4; i++) {
+        buf_reset(&body);
+        curl_easy_setopt(curl, CURLOPT_URL, url_of(&f, paths[i]));
+        assert_int_equal(curl_easy_perform(curl), CURLE_OK);
+        long status, n;
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_getinfo(curl, CURLINFO_NUM_CONNECTS, &n);
+        assert_int_equal(status, codes[i]);
+        connects += n;
+    }
+    assert_int_equal(connects, 1);
+    curl_easy_cleanup(curl);
+    buf_free(&body);
+    http_server_free(f.server);
+}
+
+/* Past max_connections, further connections are refused. */
+static void test_max_connections(void **state)
+{
+    (void)state;
+    struct sse_app app = {0};
+    struct http_server_config cfg = {.threads = 1, .max_connections = 2};
+    struct fixture f;
+    fixture_start(&f, sse_server(&app, &cfg));
+    struct sse_client c[2];
+    struct http_stream *st[2];
+    for (int i = 0; i < 2; i++) {
+        client_start(&c[i], url_of(&f, "/events"));
+        st[i] = take_stream(&app, 5000);
+        assert_non_null(st[i]);
+    }
+    struct response r;
+    CURLcode rc = request("GET", url_of(&f, "/text"), NULL, NULL, &r);
+    assert_int_not_equal(rc, CURLE_OK);
+    assert_int_equal(r.status, 0);
+    response_free(&r);
+    for (int i = 0; i < 2; i++) {
+        http_stream_close(st[i]);
+        assert_true(client_done(&c[i], 5000));
+        client_free(&c[i]);
+    }
+    /* Once they are gone, the server accepts again. */
+    int64_t t0 = clock_now_ns();
+    do {
+        clock_sleep_ms(5, NULL);
+        rc = request("GET", url_of(&f, "/text"), NULL, NULL, &r);
+        long status = r.status;
+        response_free(&r);
+        if (rc == CURLE_OK && status == 200)
+            break;
+    } while (clock_now_ns() - t0 < 3000 * MS);
+    assert_int_equal(rc, CURLE_OK);
+    http_server_free(f.server);
+}
+
 /* ---- metrics, ports ------------------------------------------------------------------ */
 
 struct metrics_log {
@@ -1407,7 +1569,11 @@ int main(void)
         cmocka_unit_test(test_sse_keepalive),
         cmocka_unit_test(test_sse_client_disconnect),
         cmocka_unit_test(test_sse_slow_client_never_blocks),
+        cmocka_unit_test(test_sse_slow_reader_gets_everything),
         cmocka_unit_test(test_sse_200_concurrent),
+        cmocka_unit_test(test_deferred_then_stream),
+        cmocka_unit_test(test_keepalive_connection_reuse),
+        cmocka_unit_test(test_max_connections),
         cmocka_unit_test(test_graceful_stop_with_open_streams),
         cmocka_unit_test(test_stop_with_deferred_request),
         cmocka_unit_test(test_metrics_hook),

@@ -324,6 +324,16 @@ static int small_talk(const struct local_model *lm, const struct llm_request *re
 
 /* ---- tools ------------------------------------------------------------- */
 
+static bool is_stop_word(const char *w)
+{
+    static const char *const stop[] = {"the", "and", "for", "you", "are", "can", "how", "with",
+                                       "job", "its", "was", "what", "this", "that", "from", "has"};
+    for (size_t i = 0; i < sizeof stop / sizeof stop[0]; i++)
+        if (strcmp(w, stop[i]) == 0)
+            return true;
+    return false;
+}
+
 /* Lower-case words of s, for overlap scoring. */
 static size_t word_overlap(const char *text, const char *desc)
 {
@@ -340,7 +350,7 @@ static size_t word_overlap(const char *text, const char *desc)
             p++;
         }
         word[n] = '\0';
-        if (n < 4)
+        if (n < 3 || is_stop_word(word))
             continue;
         /* Case-insensitive whole-ish word search in text. */
         for (const char *t = text; *t; t++) {

@@ -221,13 +221,14 @@ static struct render *render_cloudinary_from(const struct config *cfg, const cha
         snprintf(err, errlen, "CLOUDINARY_URL must look like cloudinary://KEY:SECRET@CLOUD");
         return NULL;
     }
-    long music_volume = 0, retries = -1, retry_base = 0;
+    long music_volume = 0, retries = -1, retry_base = 0, wait_ms = 0;
     const char *sig = config_get(cfg, "render", "cloudinary_signature", "sha1");
     struct render *r = NULL;
     if (config_get_long(cfg, "render", "cloudinary_music_volume", 0, &music_volume, err,
                         errlen) ||
         config_get_long(cfg, "render", "max_retries", -1, &retries, err, errlen) ||
-        config_get_long(cfg, "render", "retry_base_ms", 0, &retry_base, err, errlen))
+        config_get_long(cfg, "render", "retry_base_ms", 0, &retry_base, err, errlen) ||
+        config_get_long(cfg, "render", "cloudinary_processing_wait_ms", 0, &wait_ms, err, errlen))
         goto out;
     if (strcmp(sig, "sha1") != 0 && strcmp(sig, "sha256") != 0) {
         snprintf(err, errlen, "[render] cloudinary_signature = %s: expected sha1 or sha256", sig);
@@ -247,6 +248,8 @@ static struct render *render_cloudinary_from(const struct config *cfg, const cha
         .timeout_ms = timeout_ms,
         .max_retries = retries < 0 ? 0 : retries == 0 ? -1 : (int)retries,
         .retry_base_ms = retry_base,
+        .processing_wait_ms = wait_ms,
+        .ffmpeg = getenv("HARDE_FFMPEG"),
     };
     r = render_cloudinary_new(&cc, err, errlen);
 out:

@@ -125,8 +125,9 @@ struct render *render_cloudinary_new(const struct render_cloudinary_config *cfg,
  * Other keys: [render] preset, crf, video_mode (auto|copy|encode),
  * music_volume, timeout_ms, cloudinary_folder, cloudinary_template,
  * cloudinary_music, cloudinary_music_volume, cloudinary_delivery_base,
- * cloudinary_signature (sha1|sha256), max_retries, retry_base_ms. cfg may be
- * NULL. New, or NULL with err set. */
+ * cloudinary_signature (sha1|sha256), cloudinary_processing_wait_ms,
+ * max_retries, retry_base_ms; $HARDE_FFMPEG names the ffmpeg program. cfg
+ * may be NULL. New, or NULL with err set. */
 struct render *render_from_config(const struct config *cfg, char *err, size_t errlen);
 
 /* ---- the project's own template and music -------------------------------- */

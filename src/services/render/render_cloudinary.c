@@ -478,7 +478,8 @@ static void cld_planned(struct render *r, const struct render_job *job, struct r
     cld_ids(c, job, voice, tmpl, music);
     if (render_asset_format(asset, sizeof asset, "video", voice))
         render_result_add(res, asset);
-    if (!c->template_id && render_asset_format(asset, sizeof asset, "video", tmpl))
+    if (!c->template_id && job->template_video &&
+        render_asset_format(asset, sizeof asset, "video", tmpl))
         render_result_add(res, asset);
     if (job->music && !c->music_id && render_asset_format(asset, sizeof asset, "video", music))
         render_result_add(res, asset);

@@ -1,0 +1,124 @@
+/* tools_primer — primer_start and primer_status. See tools_primer.h. */
+#include "harde/tools_primer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "base/error.h"
+#include "base/xalloc.h"
+#include "harde/app.h"
+#include "harde/job_lookup.h"
+#include "harde/primer.h"
+#include "harde/turn.h"
+#include "store/store.h"
+
+static json_t *run_summary(const struct store_run *run, const struct crm_job *job, bool created)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    if (created)
+        buf_printf(&b,
+                   "Started the primer video for %s (job %lld): run %s. A worker writes the "
+                   "script, records and renders it, posts the link on the job, and emails the "
+                   "homeowner once it is ready.",
+                   job->customer_name ? job->customer_name : "the customer", (long long)job->id,
+                   run->id);
+    else
+        buf_printf(&b, "The primer video for job %lld (%s) is run %s: %s%s%s.", (long long)job->id,
+                   job->customer_name ? job->customer_name : "", run->id,
+                   store_run_status_name(run->status),
+                   run->current_step && *run->current_step ? ", at step " : "",
+                   run->current_step ? run->current_step : "");
+    if (run->last_error)
+        buf_printf(&b, " Last error: %s.", run->last_error);
+    char *text = buf_steal(&b);
+    json_t *r = json_pack("{s:s, s:s, s:I, s:b, s:s}", "run_id", run->id, "status",
+                          store_run_status_name(run->status), "job_id", (json_int_t)job->id,
+                          "created", created, "summary", text);
+    free(text);
+    return r;
+}
+
+static json_t *primer_start_tool(struct agent_context *ctx, json_t *args, char **error)
+{
+    struct harde_turn_context *turn = ctx->user;
+    struct crm_job job;
+    char err[512];
+    if (job_lookup(turn->app->crm, args, &job, err, sizeof err) != 0) {
+        *error = xstrdup(err);
+        return NULL;
+    }
+    char key[64];
+    snprintf(key, sizeof key, PRIMER_DEDUPE_FMT, (long long)job.id);
+    json_t *input = json_pack("{s:I, s:b, s:s}", "job_id", (json_int_t)job.id, "force", 0,
+                              "requested_by", turn->app->user ? turn->app->user : "");
+    struct store_run_new in = {.workflow = PRIMER_WORKFLOW, .input = input, .dedupe_key = key};
+    struct store_run run = {0};
+    bool created = false;
+    int rc = store_run_create(turn->app->store, &in, &run, &created);
+    json_decref(input);
+    json_t *result = NULL;
+    if (rc != 0)
+        *error = xasprintf("cannot start the primer run: %s", store_error(turn->app->store));
+    else
+        result = run_summary(&run, &job, created);
+    store_run_free(&run);
+    crm_job_free(&job);
+    return result;
+}
+
+static json_t *primer_status_tool(struct agent_context *ctx, json_t *args, char **error)
+{
+    struct harde_turn_context *turn = ctx->user;
+    struct crm_job job;
+    char err[512];
+    if (job_lookup(turn->app->crm, args, &job, err, sizeof err) != 0) {
+        *error = xstrdup(err);
+        return NULL;
+    }
+    char key[64];
+    snprintf(key, sizeof key, PRIMER_DEDUPE_FMT, (long long)job.id);
+    struct store_run run = {0};
+    json_t *result = NULL;
+    int rc = store_run_find(turn->app->store, key, &run);
+    if (rc == ERR_NOT_FOUND) {
+        char *text = xasprintf("No primer video has been started for job %lld (%s) yet.",
+                               (long long)job.id, job.customer_name ? job.customer_name : "");
+        result = json_pack("{s:I, s:s, s:s}", "job_id", (json_int_t)job.id, "status", "none",
+                           "summary", text);
+        free(text);
+    } else if (rc != 0) {
+        *error = xasprintf("cannot read the primer runs: %s", store_error(turn->app->store));
+    } else {
+        result = run_summary(&run, &job, false);
+    }
+    store_run_free(&run);
+    crm_job_free(&job);
+    return result;
+}
+
+static const char JOB_SCHEMA[] =
+    "{\"type\":\"object\",\"properties\":{\"job_id\":{\"type\":\"integer\",\"minimum\":1,"
+    "\"description\":\"The CRM job id\"},\"customer_name\":{\"type\":\"string\","
+    "\"description\":\"The customer's name, when the job id is not known\"}},"
+    "\"additionalProperties\":false}";
+
+void primer_tools_init(struct agent_tool tools[PRIMER_TOOL_COUNT])
+{
+    tools[0] = (struct agent_tool){
+        .name = "primer_start",
+        .description = "Make (produce and send) the personalised primer video for a job: "
+                       "script, voice, video, link on the job, email to the homeowner.",
+        .parameters = JOB_SCHEMA,
+        .fn = primer_start_tool,
+        .activity = "starting the primer video"};
+    tools[1] = (struct agent_tool){
+        .name = "primer_status",
+        .description = "Where the primer video of a job stands: did it go out yet, was it "
+                       "sent, its status and steps.",
+        .parameters = JOB_SCHEMA,
+        .fn = primer_status_tool,
+        .activity = "checking the primer video"};
+}
