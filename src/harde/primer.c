@@ -642,6 +642,12 @@ json_t *primer_run_json(const struct store_run *run)
     const char *sent = out_str(outputs, "deliver", "sent_to");
     json_object_set_new(o, "video_url", url ? json_string(url) : json_null());
     json_object_set_new(o, "email", sent ? json_string(sent) : json_null());
+    /* The lengths measured when they were made: the voice (ffprobe after
+     * the audio step) and the rendered video. */
+    json_t *voice_s = json_object_get(json_object_get(outputs, "audio"), "seconds");
+    json_t *video_s = json_object_get(json_object_get(outputs, "render"), "seconds");
+    json_object_set_new(o, "voice_seconds", voice_s ? json_copy(voice_s) : json_null());
+    json_object_set_new(o, "video_seconds", video_s ? json_copy(video_s) : json_null());
     json_decref(outputs);
     return o;
 }

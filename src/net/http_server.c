@@ -18,6 +18,7 @@
  * no completion notification, so nothing may be allocated there. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <limits.h>
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -274,41 +275,70 @@ static void serve_static(struct http_req *req, const struct http_route *r)
 
 /* ---- the access handler ------------------------------------------------------- */
 
+/* True when the request announces a body (Content-Length > 0 or chunked). */
+static bool has_body(struct http_req *req, unsigned long long *length)
+{
+    *length = 0;
+    const char *value =
+        MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (value) {
+        char *end;
+        errno = 0;
+        *length = strtoull(value, &end, 10);
+        if (errno || end == value)
+            *length = ULLONG_MAX;
+    }
+    return *length > 0 || MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+                                                      MHD_HTTP_HEADER_TRANSFER_ENCODING);
+}
+
+/* Refuses the request with an error. A request with a body is answered at
+ * once (its body is not worth reading; libmicrohttpd then closes the
+ * connection); one without waits for the last call of the access handler,
+ * so that the connection stays open for the next request. */
+static enum MHD_Result refuse(struct http_server *s, struct http_req *req, bool body, int status,
+                              const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static enum MHD_Result refuse(struct http_server *s, struct http_req *req, bool body, int status,
+                              const char *fmt, ...)
+{
+    char message[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    if (body || status == 503)
+        return answer_error(s, req, status, "%s", message);
+    req->refuse_status = status;
+    req->refuse_message = http_arena_strndup(&req->arena, message, strlen(message));
+    return MHD_YES;
+}
+
 /* Headers are in: limits and routing, before any body byte is read. */
 static enum MHD_Result first_call(struct http_server *s, struct http_req *req)
 {
     const struct http_server_config *c = &s->cfg;
+    unsigned long long length;
+    bool body = has_body(req, &length);
     if (atomic_load(&s->stopping))
-        return answer_error(s, req, 503, "the server is stopping");
+        return refuse(s, req, body, 503, "the server is stopping");
     if (req->uri_len > c->max_uri)
-        return answer_error(s, req, 414, "the request target is longer than %zu bytes", c->max_uri);
+        return refuse(s, req, body, 414, "the request target is longer than %zu bytes", c->max_uri);
     const union MHD_ConnectionInfo *info =
         MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
     if (info && info->header_size > c->max_headers)
-        return answer_error(s, req, 431, "the request headers are larger than %zu bytes",
-                            c->max_headers);
+        return refuse(s, req, body, 431, "the request headers are larger than %zu bytes",
+                      c->max_headers);
     http_route_find(s->routes, s->nroutes, req->method, req->path, &req->arena, &req->match);
     if (!req->match.route) {
-        if (req->match.path_known && !strcmp(req->method, "OPTIONS")) {
-            http_reply_header(req, MHD_HTTP_HEADER_ALLOW, req->match.allow);
-            http_reply_empty(req, 204);
-            return serve_answer(s, req);
-        }
+        if (req->match.path_known && !strcmp(req->method, "OPTIONS"))
+            return MHD_YES; /* answered 204 by dispatch */
         if (req->match.path_known)
-            return answer_error(s, req, 405, "%s is not allowed here; allowed: %s", req->method,
-                                req->match.allow);
-        return answer_error(s, req, 404, "no route for %s", req->path);
+            return refuse(s, req, body, 405, "%s is not allowed here; allowed: %s", req->method,
+                          req->match.allow);
+        return refuse(s, req, body, 404, "no route for %s", req->path);
     }
-    const char *length =
-        MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (length) {
-        char *end;
-        errno = 0;
-        unsigned long long n = strtoull(length, &end, 10);
-        if (errno || end == length || n > c->max_body)
-            return answer_error(s, req, 413, "the request body is larger than %zu bytes",
-                                c->max_body);
-    }
+    if (length > c->max_body)
+        return refuse(s, req, true, 413, "the request body is larger than %zu bytes", c->max_body);
     return MHD_YES;
 }
 
@@ -329,11 +359,18 @@ static enum MHD_Result receive_body(struct http_server *s, struct http_req *req,
 static enum MHD_Result dispatch(struct http_server *s, struct http_req *req)
 {
     req->dispatched = true;
+    if (req->refuse_status)
+        return answer_error(s, req, req->refuse_status, "%s", req->refuse_message);
     if (req->body_too_large)
         return answer_error(s, req, 413, "the request body is larger than %zu bytes",
                             s->cfg.max_body);
     if (atomic_load(&s->stopping))
         return answer_error(s, req, 503, "the server is stopping");
+    if (!req->match.route) { /* OPTIONS on a known path */
+        http_reply_header(req, MHD_HTTP_HEADER_ALLOW, req->match.allow);
+        http_reply_empty(req, 204);
+        return serve_answer(s, req);
+    }
     http_req_capture(req);
     const struct http_route *r = req->match.route;
     if (r->static_data)
@@ -434,15 +471,17 @@ static size_t keep_escaped(void *cls, struct MHD_Connection *conn, char *s)
     return strlen(s);
 }
 
-/* libmicrohttpd's own messages. A stream whose client left ends with
- * "application error generating response": routine, so only for debugging. */
+/* libmicrohttpd's own messages. A stream whose client left ("application
+ * error generating response") and a client's oversized or malformed request
+ * ("Error processing request") are routine, so only for debugging. */
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
     char line[512];
     vsnprintf(line, sizeof line, fmt, ap);
     line[strcspn(line, "\r\n")] = '\0';
-    bool routine = strstr(line, "application error generating response") != NULL;
+    bool routine = strstr(line, "application error generating response") ||
+                   strstr(line, "Error processing request");
     log_write(routine ? LOG_DEBUG : LOG_WARN, "http", "libmicrohttpd: %s", line);
 }
 

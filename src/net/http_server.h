@@ -80,7 +80,8 @@ struct http_request_metrics {
     bool completed;      /* the response was sent in full */
 };
 
-/* Called on a server thread after every request; must be thread-safe. */
+/* Called on a server thread after every request (for a stream: when it
+ * ended); must be quick and thread-safe. */
 typedef void http_metrics_fn(const struct http_request_metrics *m, void *user);
 
 /* Every field may be left zero for its default. */
@@ -90,9 +91,12 @@ struct http_server_config {
     int threads;                 /* event-loop threads; 0: HTTP_SERVER_DEFAULT_THREADS */
     size_t max_body;             /* request body bytes (413); 0: default */
     size_t max_headers;          /* request header bytes (431); 0: default */
-    size_t max_uri;              /* request target bytes (414); 0: default */
+    size_t max_uri;              /* request target bytes (414); 0: default. A request
+                                    beyond twice both (libmicrohttpd's per-connection
+                                    memory) gets libmicrohttpd's own non-JSON 414/431 */
     unsigned timeout_s;          /* idle seconds before a connection is closed; 0: default */
-    unsigned max_connections;    /* further connections are refused; 0: default */
+    unsigned max_connections;    /* open connections, split evenly between the threads;
+                                    more wait in the kernel's accept queue; 0: default */
     int keepalive_ms;            /* SSE comment after this long idle; 0: default; < 0: none */
     size_t max_stream_buffer;    /* unsent bytes per stream before writes fail; 0: default */
     int grace_ms;                /* http_server_stop waits this long for requests; 0: default */
@@ -212,14 +216,18 @@ struct http_stream_options {
 
 /* Answers req with 200 text/event-stream (plus headers from
  * http_reply_header) and returns a new stream handle that any thread may
- * write to; the caller owns it and must release it with http_stream_close.
- * opts may be NULL. NULL when req was already answered. */
+ * write to; the caller owns it and must release it with http_stream_close,
+ * also after on_gone (the handle outlives the connection, and even the
+ * server: sends then fail with ERR_CANCELED). Called in a handler, or from
+ * any thread on a deferred request (it is that request's answer). opts may
+ * be NULL. NULL when req was already answered. */
 struct http_stream *http_stream_open(struct http_req *req, const struct http_stream_options *opts);
 /* Queues one event: "event: NAME" (NULL/"" for none), "id: ID" (NULL for
  * none), and data split on "\n", "\r\n" and "\r" into one "data:" line each.
  * Never blocks on the network. Returns 0; ERR_CANCELED when the client is
  * gone, the server is stopping or the stream was closed; ERR_LIMIT when the
- * client has not read max_buffer bytes already queued (nothing is queued);
+ * event would take the unsent bytes past max_buffer (a client that stopped
+ * reading; nothing is queued, the stream stays open);
  * ERR_INVALID when event or id holds a line break. */
 int http_stream_send(struct http_stream *stream, const char *event, const char *id,
                      const char *data, size_t len);

@@ -152,7 +152,9 @@ struct http_req {
     char client_addr[INET6_ADDRSTRLEN];
     struct buf body;
     bool body_too_large;
-    size_t body_seen; /* bytes received, kept or not */
+    int refuse_status;          /* an error decided before the body, answered at dispatch */
+    const char *refuse_message; /* in the arena */
+    size_t body_seen;           /* bytes received, kept or not */
     struct http_arena arena;
     struct http_kv extra[HTTP_MAX_EXTRA]; /* headers for the answer */
     size_t nextra;

@@ -88,8 +88,8 @@ int imap_client_new(const struct imap_config *cfg, struct imap_client **out, cha
         return ERR_CONFIG;
     }
     struct mail_endpoint ep;
-    int rc = mail_endpoint_parse(cfg->url, "imap", "imaps", cfg->starttls, "IMAP", &ep, err,
-                                 errlen);
+    int rc =
+        mail_endpoint_parse(cfg->url, "imap", "imaps", cfg->starttls, "IMAP", &ep, err, errlen);
     if (rc)
         return rc;
     const char *folder = cfg->folder ? cfg->folder : "INBOX";
@@ -154,8 +154,8 @@ static int imap_error(struct imap_client *c, struct call *k, CURLcode cc, const 
     switch (cc) {
     case CURLE_LOGIN_DENIED:
         if (strncmp(k->errbuf, "Select failed", 13) == 0) {
-            snprintf(err, errlen, "IMAP server %s cannot select folder \"%s\" (%s)",
-                     c->ep.hostport, c->folder, server);
+            snprintf(err, errlen, "IMAP server %s cannot select folder \"%s\" (%s)", c->ep.hostport,
+                     c->folder, server);
             return ERR_NOT_FOUND;
         }
         snprintf(err, errlen,
@@ -398,8 +398,8 @@ int imap_poll(struct imap_client *c, const struct imap_checkpoint *cp, struct im
     uint32_t after = res->uidvalidity_changed ? 0 : cp->last_uid;
     if (!res->uidvalidity_changed && st.uidnext && st.uidnext <= after + 1ull)
         return 0; /* nothing can be above the checkpoint */
-    return imap_search(c, after, "NOT KEYWORD " IMAP_HANDLED_KEYWORD, &res->uids, &res->count,
-                       err, errlen);
+    return imap_search(c, after, "NOT KEYWORD " IMAP_HANDLED_KEYWORD, &res->uids, &res->count, err,
+                       errlen);
 }
 
 void imap_poll_free(struct imap_poll *res)

@@ -44,12 +44,12 @@
 #define IMAP_HANDLED_KEYWORD            "$HardeHandled"
 
 struct imap_config {
-    const char *url;      /* "imaps://imap.gmail.com" or "imap://127.0.0.1:1143"; no path */
-    const char *user;     /* login, e.g. "bot@example.com" */
-    const char *password; /* e.g. a Gmail app password */
-    const char *folder;   /* printable ASCII; NULL: "INBOX" */
-    bool starttls;        /* imap://: require STARTTLS */
-    const char *ca_file;  /* PEM CA bundle for TLS; NULL: the system's */
+    const char *url;         /* "imaps://imap.gmail.com" or "imap://127.0.0.1:1143"; no path */
+    const char *user;        /* login, e.g. "bot@example.com" */
+    const char *password;    /* e.g. a Gmail app password */
+    const char *folder;      /* printable ASCII; NULL: "INBOX" */
+    bool starttls;           /* imap://: require STARTTLS */
+    const char *ca_file;     /* PEM CA bundle for TLS; NULL: the system's */
     long connect_timeout_ms; /* 0: IMAP_DEFAULT_CONNECT_TIMEOUT_MS */
     long timeout_ms;         /* each call; 0: IMAP_DEFAULT_TIMEOUT_MS */
     size_t max_message;      /* 0: IMAP_DEFAULT_MAX_MESSAGE */
@@ -89,7 +89,10 @@ int imap_select(struct imap_client *client, struct imap_folder_status *status, c
 
 /* UIDs greater than after_uid in the folder, ascending, as a new array in
  * *uids (NULL when none). criteria, when not NULL, is appended to the
- * search (e.g. "UNSEEN", "NOT KEYWORD $HardeHandled"); no line breaks. */
+ * search (e.g. "UNSEEN", "NOT KEYWORD $HardeHandled"); no line breaks.
+ * The server answers from its view of the selected folder, which may lag
+ * new mail by seconds (Dovecot: ~5 s); imap_select first (as imap_poll
+ * does) to see mail that has just arrived. */
 int imap_search(struct imap_client *client, uint32_t after_uid, const char *criteria,
                 uint32_t **uids, size_t *count, char *err, size_t errlen);
 

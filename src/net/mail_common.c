@@ -59,8 +59,8 @@ int mail_endpoint_parse(const char *url, const char *plain, const char *tls, boo
     if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
         curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
         curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
-        snprintf(err, errlen, "the %s server URL is not a valid URL (want %s://host[:port])",
-                 what, tls);
+        snprintf(err, errlen, "the %s server URL is not a valid URL (want %s://host[:port])", what,
+                 tls);
         goto out;
     }
     if (strcasecmp(scheme, plain) != 0 && strcasecmp(scheme, tls) != 0) {
@@ -149,8 +149,8 @@ size_t mail_reply_header_cb(char *data, size_t size, size_t n, void *user)
         r->in_ehlo = true;
         r->ehlo_auth = false;
     }
-    if (r->in_ehlo && l[3] && (strncasecmp(l + 4, "AUTH ", 5) == 0 ||
-                               strncasecmp(l + 4, "AUTH=", 5) == 0))
+    if (r->in_ehlo && l[3] &&
+        (strncasecmp(l + 4, "AUTH ", 5) == 0 || strncasecmp(l + 4, "AUTH=", 5) == 0))
         r->ehlo_auth = true;
     if (l[3] != '-') {
         if (r->in_ehlo) {
@@ -236,8 +236,8 @@ int mail_transport_error(CURL *easy, CURLcode cc, const char *errbuf, const char
         snprintf(err, errlen, "TLS with %s server %s failed: %s", what, ep->hostport, detail);
         return ERR_NETWORK;
     case CURLE_UNSUPPORTED_PROTOCOL:
-        snprintf(err, errlen, "this libcurl cannot speak to %s server %s: %s", what,
-                 ep->hostport, detail);
+        snprintf(err, errlen, "this libcurl cannot speak to %s server %s: %s", what, ep->hostport,
+                 detail);
         return ERR_CONFIG;
     default:
         snprintf(err, errlen, "talking to %s server %s failed: %s", what, ep->hostport, detail);

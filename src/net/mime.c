@@ -23,9 +23,9 @@
 #include "base/xalloc.h"
 #include "net/mime_internal.h"
 
-#define PATH_MAX_LEN    64  /* "1.2.3…" of the deepest part */
-#define SHOW_MAX        40  /* bytes of a bad line quoted in an error */
-#define BOUNDARY_MAX    200 /* RFC 2046 says 70; some mailers use more */
+#define PATH_MAX_LEN 64  /* "1.2.3…" of the deepest part */
+#define SHOW_MAX     40  /* bytes of a bad line quoted in an error */
+#define BOUNDARY_MAX 200 /* RFC 2046 says 70; some mailers use more */
 
 enum want {
     WANT_TEXT = 1,
@@ -42,10 +42,10 @@ struct fields {
 
 struct parse_ctx {
     struct mime_message *msg;
-    struct buf text;   /* body text so far (MIME_MAX_TEXT) */
-    struct buf html;   /* the first HTML part (MIME_MAX_TEXT) */
+    struct buf text; /* body text so far (MIME_MAX_TEXT) */
+    struct buf html; /* the first HTML part (MIME_MAX_TEXT) */
     bool have_html;
-    size_t parts;      /* parts seen, bounded by MIME_MAX_PARTS */
+    size_t parts; /* parts seen, bounded by MIME_MAX_PARTS */
     size_t attach_cap;
     char *err;
     size_t errlen;
@@ -122,8 +122,8 @@ static size_t field_name_len(const char *line, size_t len, size_t *value_at)
 /* Parses the header block at the start of data[0..len) into f. Sets
  * *body_at to where the body starts (len when there is no blank line and
  * every line was a field). where names the block in errors. */
-static int parse_fields(const char *data, size_t len, bool top, const char *where,
-                        struct fields *f, size_t *body_at, char *err, size_t errlen)
+static int parse_fields(const char *data, size_t len, bool top, const char *where, struct fields *f,
+                        size_t *body_at, char *err, size_t errlen)
 {
     struct buf value;
     buf_init(&value, 0);
@@ -163,8 +163,8 @@ static int parse_fields(const char *data, size_t len, bool top, const char *wher
         if (line[0] == ' ' || line[0] == '\t') {
             if (!name) {
                 snprintf(err, errlen,
-                         "%s header line %zu starts with white space but continues no field",
-                         where, line_no);
+                         "%s header line %zu starts with white space but continues no field", where,
+                         line_no);
                 rc = ERR_PARSE;
                 goto out;
             }
@@ -182,8 +182,7 @@ static int parse_fields(const char *data, size_t len, bool top, const char *wher
             if (name)
                 fields_push(f, name, name_len, &value);
             if (f->count >= MIME_MAX_FIELDS) {
-                snprintf(err, errlen, "%s has more than %d header fields", where,
-                         MIME_MAX_FIELDS);
+                snprintf(err, errlen, "%s has more than %d header fields", where, MIME_MAX_FIELDS);
                 rc = ERR_LIMIT;
                 goto out;
             }
@@ -278,8 +277,8 @@ static int decode_text(struct parse_ctx *cx, const struct mime_value *ct, const 
     int rc = decode_transfer(cte, body, len, &raw, where, cx->err, cx->errlen);
     if (rc)
         goto out;
-    rc = mime_charset_to_utf8(mime_value_param(ct, "charset"), buf_str(&raw), raw.len, &utf8,
-                              why, sizeof why);
+    rc = mime_charset_to_utf8(mime_value_param(ct, "charset"), buf_str(&raw), raw.len, &utf8, why,
+                              sizeof why);
     if (rc) {
         snprintf(cx->err, cx->errlen, "%s: %s", where, why);
         goto out;
@@ -301,8 +300,7 @@ out:
     return rc;
 }
 
-static int add_attachment(struct parse_ctx *cx, const char *type, const char *filename,
-                          size_t size)
+static int add_attachment(struct parse_ctx *cx, const char *type, const char *filename, size_t size)
 {
     struct mime_message *m = cx->msg;
     if (m->attachment_count == cx->attach_cap) {
@@ -328,8 +326,8 @@ static int walk_leaf(struct parse_ctx *cx, const struct fields *f, const struct 
     const char *filename = mime_value_param(&disp, "filename");
     if (!filename)
         filename = mime_value_param(ct, "name");
-    bool attachment = strcmp(disp.token, "attachment") == 0 || !(plain || html) ||
-                      (!disp.token[0] && filename);
+    bool attachment =
+        strcmp(disp.token, "attachment") == 0 || !(plain || html) || (!disp.token[0] && filename);
     int rc = 0;
     struct buf text;
     buf_init(&text, 0);
@@ -422,9 +420,8 @@ static int split_multipart(const char *body, size_t len, const char *boundary, c
         return ERR_PARSE;
     }
     if (!closed) {
-        snprintf(err, errlen,
-                 "%s: unterminated %s: the closing delimiter \"--%.*s--\" is missing", where,
-                 type, SHOW_MAX, boundary);
+        snprintf(err, errlen, "%s: unterminated %s: the closing delimiter \"--%.*s--\" is missing",
+                 where, type, SHOW_MAX, boundary);
         return ERR_PARSE;
     }
     return 0;
@@ -489,8 +486,8 @@ static int walk_multipart(struct parse_ctx *cx, const struct mime_value *ct, con
     }
     struct slice *parts = NULL;
     size_t n = 0;
-    int rc = split_multipart(body, len, boundary, ct->token, where, &parts, &n, cx->err,
-                             cx->errlen);
+    int rc =
+        split_multipart(body, len, boundary, ct->token, where, &parts, &n, cx->err, cx->errlen);
     struct child *kids = n ? xcalloc(n, sizeof *kids) : NULL;
     bool digest = strcmp(ct->token, "multipart/digest") == 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
@@ -498,14 +495,16 @@ static int walk_multipart(struct parse_ctx *cx, const struct mime_value *ct, con
         snprintf(kid_path, sizeof kid_path, "%s%s%zu", path, path[0] ? "." : "", i + 1);
         snprintf(kid_where, sizeof kid_where, "part %s", kid_path);
         size_t body_at;
-        rc = parse_fields(parts[i].data, parts[i].len, false, kid_where, &kids[i].fields,
-                          &body_at, cx->err, cx->errlen);
+        rc = parse_fields(parts[i].data, parts[i].len, false, kid_where, &kids[i].fields, &body_at,
+                          cx->err, cx->errlen);
         kids[i].body = parts[i].data + body_at;
         kids[i].len = parts[i].len - body_at;
         struct mime_value v;
         mime_value_parse(fields_get(&kids[i].fields, "Content-Type"), &v);
         snprintf(kids[i].token, sizeof kids[i].token, "%s",
-                 strchr(v.token, '/') ? v.token : digest ? "message/rfc822" : "text/plain");
+                 strchr(v.token, '/') ? v.token
+                 : digest             ? "message/rfc822"
+                                      : "text/plain");
         mime_value_free(&v);
         mime_value_parse(fields_get(&kids[i].fields, "Content-Disposition"), &v);
         kids[i].attachment = strcmp(v.token, "attachment") == 0;
@@ -547,9 +546,8 @@ static int walk(struct parse_ctx *cx, const struct fields *f, const char *body, 
         mime_value_parse(fields_get(f, "Content-Transfer-Encoding"), &cte);
         if (cte.token[0] && strcmp(cte.token, "7bit") && strcmp(cte.token, "8bit") &&
             strcmp(cte.token, "binary")) {
-            snprintf(cx->err, cx->errlen,
-                     "%s: %s cannot have Content-Transfer-Encoding \"%.*s\"", where, ct.token,
-                     SHOW_MAX, cte.token);
+            snprintf(cx->err, cx->errlen, "%s: %s cannot have Content-Transfer-Encoding \"%.*s\"",
+                     where, ct.token, SHOW_MAX, cte.token);
             rc = ERR_PARSE;
         } else {
             rc = walk_multipart(cx, &ct, body, len, depth, path, want);
@@ -610,8 +608,7 @@ static char *message_id_of(const char *value)
     return buf_steal(&b);
 }
 
-static int read_top_fields(struct mime_message *m, const struct fields *f, char *err,
-                           size_t errlen)
+static int read_top_fields(struct mime_message *m, const struct fields *f, char *err, size_t errlen)
 {
     size_t froms = 0;
     for (size_t i = 0; i < f->count; i++)
@@ -661,8 +658,7 @@ static int finish_text(struct parse_ctx *cx)
         buf_reset(&cx->text);
         rc = mime_html_to_text(buf_str(&cx->html), cx->html.len, &cx->text);
         if (rc)
-            snprintf(cx->err, cx->errlen, "the body text is longer than %u bytes",
-                     MIME_MAX_TEXT);
+            snprintf(cx->err, cx->errlen, "the body text is longer than %u bytes", MIME_MAX_TEXT);
         m->text_source = MIME_TEXT_HTML;
     } else {
         buf_reset(&cx->text);

@@ -72,11 +72,11 @@ struct mime_message {
     size_t header_count;
     char *subject; /* decoded; "" when absent */
     struct mime_address_list from, to, cc, reply_to;
-    char *message_id; /* without the angle brackets; "" when absent */
-    char *date;       /* the Date header as written; "" when absent */
+    char *message_id;  /* without the angle brackets; "" when absent */
+    char *date;        /* the Date header as written; "" when absent */
     int64_t date_unix; /* seconds since the epoch; -1 when absent or unreadable */
-    char *text;       /* the body text in UTF-8 with "\n" line ends */
-    char *html;       /* the HTML body in UTF-8, or NULL when there is none */
+    char *text;        /* the body text in UTF-8 with "\n" line ends */
+    char *html;        /* the HTML body in UTF-8, or NULL when there is none */
     enum mime_text_source text_source;
     struct mime_attachment *attachments;
     size_t attachment_count;
@@ -151,12 +151,12 @@ struct mime_draft {
     size_t to_count;
     const struct mime_mailbox *cc; /* may be NULL */
     size_t cc_count;
-    struct mime_mailbox reply_to; /* addr NULL: none */
-    const char *subject;          /* UTF-8, one line */
-    const char *text;             /* UTF-8 plain text (required, may be "") */
-    const char *html;             /* UTF-8 HTML, or NULL for a text-only message */
-    const char *message_id;       /* without <>; NULL: a new one (mime_message_id_new) */
-    int64_t date_unix;            /* 0: now */
+    struct mime_mailbox reply_to;     /* addr NULL: none */
+    const char *subject;              /* UTF-8, one line */
+    const char *text;                 /* UTF-8 plain text (required, may be "") */
+    const char *html;                 /* UTF-8 HTML, or NULL for a text-only message */
+    const char *message_id;           /* without <>; NULL: a new one (mime_message_id_new) */
+    int64_t date_unix;                /* 0: now */
     const char *const *extra_headers; /* "Name: value" in ASCII, NULL-terminated; may be NULL */
 };
 

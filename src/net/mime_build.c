@@ -72,9 +72,9 @@ static bool header_text_ok(const char *s)
 }
 
 static const char *const builder_fields[] = {
-    "From",    "To",           "Cc",         "Reply-To",
-    "Subject", "Date",         "Message-ID", "MIME-Version",
-    "Content-Type", "Content-Transfer-Encoding", "Bcc", NULL,
+    "From", "To",         "Cc",           "Reply-To",     "Subject",
+    "Date", "Message-ID", "MIME-Version", "Content-Type", "Content-Transfer-Encoding",
+    "Bcc",  NULL,
 };
 
 /* "Name: value" in printable ASCII, not one of the builder's own fields. */
@@ -102,8 +102,7 @@ static bool extra_header_ok(const char *h, char *err, size_t errlen)
     return true;
 }
 
-static int check_mailbox(const struct mime_mailbox *mb, const char *role, char *err,
-                         size_t errlen)
+static int check_mailbox(const struct mime_mailbox *mb, const char *role, char *err, size_t errlen)
 {
     if (!addr_ok(mb->addr)) {
         snprintf(err, errlen, "%s address \"%.60s\" is not a plain user@domain address", role,
@@ -417,9 +416,10 @@ int mime_build(const struct mime_draft *d, struct buf *out, char *err, size_t er
         unsigned char r[12];
         random_bytes(r, sizeof r);
         char boundary[64];
-        snprintf(boundary, sizeof boundary, BOUNDARY_PREFIX "%02x%02x%02x%02x%02x%02x%02x%02x"
-                 "%02x%02x%02x%02x", r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9],
-                 r[10], r[11]);
+        snprintf(boundary, sizeof boundary,
+                 BOUNDARY_PREFIX "%02x%02x%02x%02x%02x%02x%02x%02x"
+                                 "%02x%02x%02x%02x",
+                 r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11]);
         buf_printf(&msg, "Content-Type: multipart/alternative;\r\n boundary=\"%s\"\r\n\r\n",
                    boundary);
         buf_printf(&msg, "--%s\r\n", boundary);

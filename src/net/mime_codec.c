@@ -108,15 +108,24 @@ uint32_t mime_cp1252(unsigned char c)
 static uint32_t latin9(unsigned char c)
 {
     switch (c) {
-    case 0xA4: return 0x20AC;
-    case 0xA6: return 0x0160;
-    case 0xA8: return 0x0161;
-    case 0xB4: return 0x017D;
-    case 0xB8: return 0x017E;
-    case 0xBC: return 0x0152;
-    case 0xBD: return 0x0153;
-    case 0xBE: return 0x0178;
-    default: return c;
+    case 0xA4:
+        return 0x20AC;
+    case 0xA6:
+        return 0x0160;
+    case 0xA8:
+        return 0x0161;
+    case 0xB4:
+        return 0x017D;
+    case 0xB8:
+        return 0x017E;
+    case 0xBC:
+        return 0x0152;
+    case 0xBD:
+        return 0x0153;
+    case 0xBE:
+        return 0x0178;
+    default:
+        return c;
     }
 }
 
@@ -297,20 +306,15 @@ static const struct {
     const char *name;
     enum charset_kind kind;
 } charset_names[] = {
-    {"utf-8", CS_UTF8},         {"utf8", CS_UTF8},
-    {"unicode-1-1-utf-8", CS_UTF8},
-    {"us-ascii", CS_ASCII},     {"ascii", CS_ASCII},
-    {"ansi_x3.4-1968", CS_ASCII}, {"iso646-us", CS_ASCII},
-    {"us", CS_ASCII},           {"iso-8859-1", CS_CP1252},
-    {"iso8859-1", CS_CP1252},   {"iso_8859-1", CS_CP1252},
-    {"iso_8859-1:1987", CS_CP1252}, {"latin1", CS_CP1252},
-    {"latin-1", CS_CP1252},     {"l1", CS_CP1252},
-    {"cp819", CS_CP1252},       {"ibm819", CS_CP1252},
-    {"iso-ir-100", CS_CP1252},  {"windows-1252", CS_CP1252},
-    {"cp1252", CS_CP1252},      {"x-cp1252", CS_CP1252},
-    {"iso-8859-15", CS_LATIN9}, {"iso8859-15", CS_LATIN9},
-    {"iso_8859-15", CS_LATIN9}, {"latin9", CS_LATIN9},
-    {"latin-9", CS_LATIN9},     {"l9", CS_LATIN9},
+    {"utf-8", CS_UTF8},          {"utf8", CS_UTF8},         {"unicode-1-1-utf-8", CS_UTF8},
+    {"us-ascii", CS_ASCII},      {"ascii", CS_ASCII},       {"ansi_x3.4-1968", CS_ASCII},
+    {"iso646-us", CS_ASCII},     {"us", CS_ASCII},          {"iso-8859-1", CS_CP1252},
+    {"iso8859-1", CS_CP1252},    {"iso_8859-1", CS_CP1252}, {"iso_8859-1:1987", CS_CP1252},
+    {"latin1", CS_CP1252},       {"latin-1", CS_CP1252},    {"l1", CS_CP1252},
+    {"cp819", CS_CP1252},        {"ibm819", CS_CP1252},     {"iso-ir-100", CS_CP1252},
+    {"windows-1252", CS_CP1252}, {"cp1252", CS_CP1252},     {"x-cp1252", CS_CP1252},
+    {"iso-8859-15", CS_LATIN9},  {"iso8859-15", CS_LATIN9}, {"iso_8859-15", CS_LATIN9},
+    {"latin9", CS_LATIN9},       {"latin-9", CS_LATIN9},    {"l9", CS_LATIN9},
 };
 
 /* The kind for charset, or -1 when unknown. */

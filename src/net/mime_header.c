@@ -21,9 +21,9 @@
 #include "net/mime.h"
 #include "net/mime_internal.h"
 
-#define EW_CHARSET_MAX 40   /* bytes of an encoded word's charset name */
-#define PARAM_MAX      64   /* parameters kept per value */
-#define ADDR_SHOW_MAX  60   /* bytes of a bad address quoted in errors */
+#define EW_CHARSET_MAX 40 /* bytes of an encoded word's charset name */
+#define PARAM_MAX      64 /* parameters kept per value */
+#define ADDR_SHOW_MAX  60 /* bytes of a bad address quoted in errors */
 
 static bool is_wsp(char c)
 {
@@ -182,9 +182,9 @@ static const char *skip_cfws(const char *p)
 
 /* One raw parameter as written, before RFC 2231 assembly. */
 struct raw_param {
-    char *base;     /* name without the '*' suffixes, lowercased */
-    int section;    /* N of name*N, or -1 */
-    bool extended;  /* name* or name*N*: charset'lang'%XX */
+    char *base;    /* name without the '*' suffixes, lowercased */
+    int section;   /* N of name*N, or -1 */
+    bool extended; /* name* or name*N*: charset'lang'%XX */
     char *value;
 };
 

@@ -18,9 +18,9 @@
 #include "net/mime.h"
 #include "net/mime_internal.h"
 
-#define TAG_NAME_MAX  16
-#define HREF_MAX      2048
-#define ENTITY_MAX    10 /* longest name in the table, plus room */
+#define TAG_NAME_MAX 16
+#define HREF_MAX     2048
+#define ENTITY_MAX   10 /* longest name in the table, plus room */
 
 struct render {
     struct buf text;
@@ -105,21 +105,18 @@ static const struct {
     const char *name;
     uint32_t cp;
 } entities[] = {
-    {"amp", '&'},      {"lt", '<'},        {"gt", '>'},       {"quot", '"'},
-    {"apos", '\''},    {"nbsp", ' '},      {"copy", 0xA9},    {"reg", 0xAE},
-    {"trade", 0x2122}, {"hellip", 0x2026}, {"mdash", 0x2014}, {"ndash", 0x2013},
-    {"lsquo", 0x2018}, {"rsquo", 0x2019},  {"ldquo", 0x201C}, {"rdquo", 0x201D},
-    {"laquo", 0xAB},   {"raquo", 0xBB},    {"bull", 0x2022},  {"middot", 0xB7},
-    {"euro", 0x20AC},  {"pound", 0xA3},    {"yen", 0xA5},     {"cent", 0xA2},
-    {"deg", 0xB0},     {"times", 0xD7},    {"divide", 0xF7},  {"sect", 0xA7},
-    {"para", 0xB6},    {"plusmn", 0xB1},   {"frac12", 0xBD},  {"frac14", 0xBC},
-    {"frac34", 0xBE},  {"iexcl", 0xA1},    {"iquest", 0xBF},  {"szlig", 0xDF},
-    {"eacute", 0xE9},  {"Eacute", 0xC9},   {"egrave", 0xE8},  {"ecirc", 0xEA},
-    {"aacute", 0xE1},  {"agrave", 0xE0},   {"acirc", 0xE2},   {"auml", 0xE4},
-    {"Auml", 0xC4},    {"ouml", 0xF6},     {"Ouml", 0xD6},    {"uuml", 0xFC},
-    {"Uuml", 0xDC},    {"iacute", 0xED},   {"oacute", 0xF3},  {"uacute", 0xFA},
-    {"ntilde", 0xF1},  {"Ntilde", 0xD1},   {"ccedil", 0xE7},  {"Ccedil", 0xC7},
-    {"shy", 0},        {"zwnj", 0},        {"zwj", 0},        {"ensp", ' '},
+    {"amp", '&'},      {"lt", '<'},       {"gt", '>'},       {"quot", '"'},     {"apos", '\''},
+    {"nbsp", ' '},     {"copy", 0xA9},    {"reg", 0xAE},     {"trade", 0x2122}, {"hellip", 0x2026},
+    {"mdash", 0x2014}, {"ndash", 0x2013}, {"lsquo", 0x2018}, {"rsquo", 0x2019}, {"ldquo", 0x201C},
+    {"rdquo", 0x201D}, {"laquo", 0xAB},   {"raquo", 0xBB},   {"bull", 0x2022},  {"middot", 0xB7},
+    {"euro", 0x20AC},  {"pound", 0xA3},   {"yen", 0xA5},     {"cent", 0xA2},    {"deg", 0xB0},
+    {"times", 0xD7},   {"divide", 0xF7},  {"sect", 0xA7},    {"para", 0xB6},    {"plusmn", 0xB1},
+    {"frac12", 0xBD},  {"frac14", 0xBC},  {"frac34", 0xBE},  {"iexcl", 0xA1},   {"iquest", 0xBF},
+    {"szlig", 0xDF},   {"eacute", 0xE9},  {"Eacute", 0xC9},  {"egrave", 0xE8},  {"ecirc", 0xEA},
+    {"aacute", 0xE1},  {"agrave", 0xE0},  {"acirc", 0xE2},   {"auml", 0xE4},    {"Auml", 0xC4},
+    {"ouml", 0xF6},    {"Ouml", 0xD6},    {"uuml", 0xFC},    {"Uuml", 0xDC},    {"iacute", 0xED},
+    {"oacute", 0xF3},  {"uacute", 0xFA},  {"ntilde", 0xF1},  {"Ntilde", 0xD1},  {"ccedil", 0xE7},
+    {"Ccedil", 0xC7},  {"shy", 0},        {"zwnj", 0},       {"zwj", 0},        {"ensp", ' '},
     {"emsp", ' '},     {"thinsp", ' '},
 };
 
@@ -133,10 +130,10 @@ static size_t entity_at(const char *s, size_t len, uint32_t *cp)
         uint32_t v = 0;
         for (; i < len && i - start < 8; i++) {
             char c = s[i];
-            int d = c >= '0' && c <= '9'             ? c - '0'
-                    : hex && c >= 'a' && c <= 'f'    ? c - 'a' + 10
-                    : hex && c >= 'A' && c <= 'F'    ? c - 'A' + 10
-                                                     : -1;
+            int d = c >= '0' && c <= '9'          ? c - '0'
+                    : hex && c >= 'a' && c <= 'f' ? c - 'a' + 10
+                    : hex && c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                                  : -1;
             if (d < 0)
                 break;
             v = v * (hex ? 16 : 10) + (uint32_t)d;
@@ -189,15 +186,13 @@ static bool name_in(const char *name, const char *const *list)
     return false;
 }
 
-static const char *const raw_text_tags[] = {"script", "style", "head", "title", "template",
-                                            NULL};
+static const char *const raw_text_tags[] = {"script", "style", "head", "title", "template", NULL};
 static const char *const paragraph_tags[] = {"p",  "h1", "h2",    "h3",         "h4",
                                              "h5", "h6", "table", "blockquote", "ul",
                                              "ol", "dl", "hr",    "pre",        NULL};
-static const char *const line_tags[] = {"div",    "tr",      "li",     "dt",     "dd",
-                                        "section", "article", "header", "footer", "nav",
-                                        "main",   "form",    "center", "address", "figure",
-                                        "caption", "tbody",  "thead",  "tfoot",  NULL};
+static const char *const line_tags[] = {
+    "div",  "tr",   "li",     "dt",      "dd",     "section", "article", "header", "footer", "nav",
+    "main", "form", "center", "address", "figure", "caption", "tbody",   "thead",  "tfoot",  NULL};
 
 /* The value of attribute attr in the tag's attribute text, new, or NULL. */
 static char *tag_attribute(const char *s, size_t len, const char *attr)

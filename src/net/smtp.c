@@ -101,8 +101,10 @@ static int smtp_error(CURL *easy, CURLcode cc, const struct mail_reply *reply, c
         snprintf(err, errlen,
                  "SMTP server %s offers no AUTH, so \"%s\" cannot log in; not sending "
                  "unauthenticated%s",
-                 ep->hostport, cfg->user, ep->implicit_tls || cfg->starttls ? "" :
-                 " (many servers offer AUTH only after STARTTLS)");
+                 ep->hostport, cfg->user,
+                 ep->implicit_tls || cfg->starttls
+                     ? ""
+                     : " (many servers offer AUTH only after STARTTLS)");
         return ERR_AUTH;
     }
     if (cc == CURLE_LOGIN_DENIED) {
@@ -130,8 +132,8 @@ int smtp_send(const struct smtp_config *cfg, const char *from, const char *const
         return ERR_CONFIG;
     }
     struct mail_endpoint ep;
-    int rc = mail_endpoint_parse(cfg->url, "smtp", "smtps", cfg->starttls, "SMTP", &ep, err,
-                                 errlen);
+    int rc =
+        mail_endpoint_parse(cfg->url, "smtp", "smtps", cfg->starttls, "SMTP", &ep, err, errlen);
     if (!rc)
         rc = check_envelope(from, rcpts, rcpt_count, err, errlen);
     if (rc)

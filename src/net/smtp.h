@@ -38,8 +38,8 @@ struct smtp_config {
     const char *password; /* e.g. a Gmail app password */
     bool starttls;        /* smtp://: require STARTTLS */
     const char *ca_file;  /* PEM CA bundle; NULL: the system's */
-    long connect_timeout_ms; /* 0: SMTP_DEFAULT_CONNECT_TIMEOUT_MS */
-    long timeout_ms;         /* the whole send; 0: SMTP_DEFAULT_TIMEOUT_MS */
+    long connect_timeout_ms;       /* 0: SMTP_DEFAULT_CONNECT_TIMEOUT_MS */
+    long timeout_ms;               /* the whole send; 0: SMTP_DEFAULT_TIMEOUT_MS */
     volatile sig_atomic_t *cancel; /* non-zero abandons the send; may be NULL */
 };
 

@@ -484,7 +484,15 @@ static int claim(struct claim *c, bool *claimed)
 
 static int drive(struct claim *c, int max_steps)
 {
-    for (int steps = 0;;) {
+    /* Every action but a step is bookkeeping that moves the plan on; the
+     * bound only guards against a plan that would not move (a bug or a
+     * hand-edited database): the run is then left due for another look. */
+    int actions_max = 4 * max_steps + 4 * WORKFLOW_STEPS_MAX;
+    for (int steps = 0, actions = 0;; actions++) {
+        if (actions == actions_max) {
+            log_warn("workflow", "run %s: no progress after %d actions", c->run_id, actions);
+            return yield(c, WORKFLOW_RESULT_STEPPED);
+        }
         int rc = reload(c);
         if (rc)
             return rc;

@@ -6,7 +6,14 @@
 #       MAIL_IMAP_PORT=…  MAIL_SMTP_PORT=…  MAIL_DOMAIN=example.test
 #       MAIL_USERS='alice@example.test bob@example.test'  MAIL_PASSWORD=…
 #       MAIL_ROOT=DIR/root (the servers' /run, seen from outside)
+#       MAIL_IMAPS_PORT=…  MAIL_CA_FILE=DIR/root/cert.pem  (IMAP over TLS with a
+#       throw-away self-signed certificate for 127.0.0.1; the plain port
+#       offers STARTTLS too; both lines are absent when openssl is missing)
 #   sh tests/servers/mail.sh stop DIR
+#
+# With MAIL_KIT_WATCH_PID=PID in the environment of `start`, the servers
+# also stop by themselves within a second or two of PID's exit (a test
+# killed before its `stop` leaves nothing running).
 #
 # Owns: everything under DIR (configs, logs, Maildirs, the SMTP queue) and
 # the processes it starts. Users default to alice and bob in the domain
@@ -54,8 +61,9 @@ free_port() {
 s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
-# Waits until 127.0.0.1:PORT greets with a line starting with PREFIX, for at
-# most SECONDS; returns 0 when it did.
+# Waits until 127.0.0.1:PORT greets with a line starting with PREFIX (or, for
+# an empty PREFIX, accepts a connection), for at most SECONDS; returns 0 when
+# it did.
 wait_greeting() {
     python3 - "$1" "$2" "$3" <<'PYEOF'
 import socket, sys, time
@@ -64,6 +72,8 @@ deadline = time.monotonic() + limit
 while time.monotonic() < deadline:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+            if not prefix:  # a TLS port says nothing first: accepting is enough
+                sys.exit(0)
             s.settimeout(2)
             if s.recv(512).startswith(prefix):
                 sys.exit(0)
@@ -78,7 +88,8 @@ write_configs() {
     dir=$1
     imap_port=$2
     smtp_port=$3
-    shift 3
+    imaps_port=$4
+    shift 4
     root=$dir/root
     uid=$(id -u "$MAIL_UID_NAME") || die "no system user '$MAIL_UID_NAME'"
     gid=$(id -g "$MAIL_UID_NAME")
@@ -93,6 +104,13 @@ write_configs() {
     done
     chown -R "$uid:$gid" "$root/home"
     chmod 0644 "$root/users" "$root/smtpd-users"
+    if [ "$imaps_port" -gt 0 ]; then
+        ssl="yes
+ssl_cert = </run/cert.pem
+ssl_key = </run/key.pem"
+    else
+        ssl=no
+    fi
     cat >"$root/dovecot.conf" <<EOF
 # Throw-away Dovecot for tests (written by tests/servers/mail.sh).
 base_dir = /run/dovecot
@@ -100,7 +118,7 @@ state_dir = /run/dovecot-state
 log_path = /run/dovecot.log
 protocols = imap
 listen = 127.0.0.1
-ssl = no
+ssl = $ssl
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_failure_delay = 1 secs
@@ -122,7 +140,9 @@ service imap-login {
     port = $imap_port
   }
   inet_listener imaps {
-    port = 0
+    address = 127.0.0.1
+    port = $imaps_port
+    ssl = yes
   }
 }
 EOF
@@ -145,6 +165,14 @@ echo \$! >/run/dovecot.pid
 smtpd -d -f /run/smtpd.conf </dev/null >>/run/smtpd.out 2>&1 &
 echo \$! >/run/smtpd.pid
 set +e
+watch=${MAIL_KIT_WATCH_PID:-}
+if [ -n "\$watch" ]; then
+    d=\$(cat /run/dovecot.pid) s=\$(cat /run/smtpd.pid)
+    while kill -0 "\$watch" && kill -0 "\$d" && kill -0 "\$s"; do
+        sleep 1
+    done 2>/dev/null
+    kill -TERM "\$d" "\$s" 2>/dev/null
+fi
 wait
 EOF
 }
@@ -162,7 +190,19 @@ start_once() {
     while [ "$smtp_port" = "$imap_port" ]; do
         smtp_port=$(free_port)
     done
-    write_configs "$dir" "$imap_port" "$smtp_port" "$@"
+    imaps_port=0
+    if command -v openssl >/dev/null 2>&1; then
+        imaps_port=$(free_port) || die "python3 could not pick a port"
+        while [ "$imaps_port" = "$imap_port" ] || [ "$imaps_port" = "$smtp_port" ]; do
+            imaps_port=$(free_port)
+        done
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+            -subj "/CN=localhost" -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+            -keyout "$root/key.pem" -out "$root/cert.pem" >"$dir/openssl.out" 2>&1 ||
+            die "openssl could not make a test certificate: $(cat "$dir/openssl.out")"
+        chmod 0600 "$root/key.pem"
+    fi
+    write_configs "$dir" "$imap_port" "$smtp_port" "$imaps_port" "$@"
     unshare -m --propagation private sh "$dir/inner.sh" </dev/null >"$dir/namespace.out" 2>&1 &
     echo $! >"$dir/namespace.pid"
     # Wait for the namespace to record itself, then for both greetings.
@@ -186,8 +226,13 @@ start_once() {
         tail -n 20 "$root/smtpd.out" 2>/dev/null | sed 's/^/  /' >&2
         return 1
     fi
+    if [ "$imaps_port" -gt 0 ] && ! wait_greeting "$imaps_port" "" "$START_TIMEOUT_S"; then
+        echo "mail.sh: Dovecot's TLS port 127.0.0.1:$imaps_port did not open" >&2
+        return 1
+    fi
     echo "$imap_port" >"$dir/imap.port"
     echo "$smtp_port" >"$dir/smtp.port"
+    echo "$imaps_port" >"$dir/imaps.port"
     return 0
 }
 
@@ -287,6 +332,10 @@ cmd_start() {
     echo "MAIL_USERS='$users'"
     echo "MAIL_PASSWORD=$MAIL_PASSWORD"
     echo "MAIL_ROOT=$dir/root"
+    if [ "$(cat "$dir/imaps.port")" -gt 0 ]; then
+        echo "MAIL_IMAPS_PORT=$(cat "$dir/imaps.port")"
+        echo "MAIL_CA_FILE=$dir/root/cert.pem"
+    fi
 }
 
 [ $# -ge 2 ] || usage

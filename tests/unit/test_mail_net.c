@@ -2,14 +2,15 @@
  *
  * Without servers: configuration checks (plain text only to loopback),
  * connection refused, silent servers (timeouts), cancellation, envelope
- * checks. With the real Dovecot and OpenSMTPD of tests/servers/mail.sh,
- * whose ports tests/e2e/test_mail.sh passes in HARDE_TEST_IMAP_PORT,
+ * checks, SMTP AUTH against a scripted server. With the real Dovecot and OpenSMTPD of
+ * tests/servers/mail.sh, whose ports tests/e2e/test_mail.sh passes in HARDE_TEST_IMAP_PORT,
  * HARDE_TEST_SMTP_PORT, HARDE_TEST_MAIL_PASSWORD and HARDE_TEST_MAIL_DOMAIN
  * (users alice, bob, carol, dave): send with net/smtp, find with UID
  * SEARCH, fetch, parse with net/mime; the poll checkpoint across polls and
  * restarts; bad password; missing folder and UID; UIDVALIDITY mismatch;
- * limits; refused recipients. Those tests are skipped when the variables
- * are absent (tests/run.sh clears HARDE_* for unit tests). */
+ * limits; refused recipients; imaps:// and STARTTLS with the kit's
+ * throw-away certificate (HARDE_TEST_IMAPS_PORT, HARDE_TEST_MAIL_CA). Those tests are skipped when
+ * the variables are absent (tests/run.sh clears HARDE_* for unit tests). */
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,11 +20,13 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -63,13 +66,173 @@ static int closed_port(void)
     return port;
 }
 
+/* ---- a scripted SMTP server with AUTH -------------------------------------- */
+
+/* OpenSMTPD offers AUTH only after STARTTLS, which its build cannot do with
+ * OpenSSL 3, so AUTH is tested against this small server written from RFC
+ * 5321 and RFC 4954: it offers AUTH PLAIN, accepts one user and password,
+ * refuses MAIL before a login, and can refuse the message after DATA. */
+#define FAKE_PLAIN "AGJvYkBleGFtcGxlLnRlc3QAYXBwLXBhc3MtMTIzNA==" /* bob@…, app-pass-1234 */
+
+struct fake_smtp {
+    int listen_fd;
+    int port;
+    bool reject_data; /* answer 554 after the message */
+    bool offer_auth;
+    pthread_t thread;
+    /* what the client did */
+    bool authenticated;
+    char auth_line[256]; /* the AUTH PLAIN response as sent */
+    char mail_from[256];
+    struct buf data;
+};
+
+static void fake_reply(FILE *f, const char *text)
+{
+    fputs(text, f);
+    fflush(f);
+}
+
+static void *fake_smtp_run(void *arg)
+{
+    struct fake_smtp *fs = arg;
+    int fd = accept(fs->listen_fd, NULL, NULL);
+    if (fd < 0)
+        return NULL;
+    FILE *f = fdopen(fd, "r+");
+    char line[256]; /* the test's lines are short */
+    fake_reply(f, "220 fake.test ESMTP\r\n");
+    while (fgets(line, sizeof line, f)) {
+        if (strncasecmp(line, "EHLO", 4) == 0) {
+            fake_reply(f, fs->offer_auth ? "250-fake.test\r\n250-AUTH PLAIN\r\n250 8BITMIME\r\n"
+                                         : "250-fake.test\r\n250 8BITMIME\r\n");
+        } else if (strncasecmp(line, "AUTH PLAIN", 10) == 0) {
+            const char *ir = line + 10;
+            while (*ir == ' ')
+                ir++;
+            char given[256];
+            size_t n = strlen(ir) < sizeof given ? strlen(ir) : sizeof given - 1;
+            memcpy(given, ir, n);
+            given[n] = '\0';
+            if (!given[0] || given[0] == '\r') {
+                fake_reply(f, "334 \r\n");
+                if (!fgets(given, sizeof given, f))
+                    break;
+            }
+            given[strcspn(given, "\r\n")] = '\0';
+            memcpy(fs->auth_line, given, sizeof given);
+            fs->authenticated = strcmp(given, FAKE_PLAIN) == 0;
+            fake_reply(f, fs->authenticated ? "235 2.7.0 Authentication successful\r\n"
+                                            : "535 5.7.8 Authentication credentials invalid\r\n");
+        } else if (strncasecmp(line, "MAIL FROM:", 10) == 0) {
+            if (fs->offer_auth && !fs->authenticated) {
+                fake_reply(f, "530 5.7.0 Authentication required\r\n");
+                continue;
+            }
+            line[strcspn(line, "\r\n")] = '\0';
+            snprintf(fs->mail_from, sizeof fs->mail_from, "%s", line + 10);
+            fake_reply(f, "250 2.1.0 Ok\r\n");
+        } else if (strncasecmp(line, "RCPT TO:", 8) == 0) {
+            fake_reply(f, "250 2.1.5 Ok\r\n");
+        } else if (strncasecmp(line, "DATA", 4) == 0) {
+            fake_reply(f, "354 End data with <CR><LF>.<CR><LF>\r\n");
+            while (fgets(line, sizeof line, f) && strcmp(line, ".\r\n") != 0)
+                buf_append_str(&fs->data, line);
+            fake_reply(f, fs->reject_data ? "554 5.6.0 Message rejected as spam\r\n"
+                                          : "250 2.0.0 Ok: queued\r\n");
+        } else if (strncasecmp(line, "QUIT", 4) == 0) {
+            fake_reply(f, "221 2.0.0 Bye\r\n");
+            break;
+        } else {
+            fake_reply(f, "502 5.5.2 Command not recognized\r\n");
+        }
+    }
+    fclose(f);
+    return NULL;
+}
+
+/* fs must be zeroed or stopped before; the last one's data is freed here. */
+static void fake_smtp_start(struct fake_smtp *fs, bool offer_auth, bool reject_data)
+{
+    buf_free(&fs->data);
+    memset(fs, 0, sizeof *fs);
+    buf_init(&fs->data, 0);
+    fs->offer_auth = offer_auth;
+    fs->reject_data = reject_data;
+    fs->listen_fd = silent_listener(&fs->port);
+    assert_int_equal(pthread_create(&fs->thread, NULL, fake_smtp_run, fs), 0);
+}
+
+static void fake_smtp_stop(struct fake_smtp *fs)
+{
+    pthread_join(fs->thread, NULL);
+    close(fs->listen_fd);
+}
+
+static int fake_send(struct fake_smtp *fs, const char *user, const char *password)
+{
+    char url[64];
+    snprintf(url, sizeof url, "smtp://127.0.0.1:%d", fs->port);
+    struct smtp_config cfg = {.url = url, .user = user, .password = password, .timeout_ms = 5000};
+    const char *rcpt[] = {"zoe@example.com"};
+    const char *msg = "Subject: auth\r\n\r\n.leading dot\r\nbody\r\n";
+    return smtp_send(&cfg, "bob@example.test", rcpt, 1, msg, strlen(msg), err, sizeof err);
+}
+
+static void test_smtp_auth(void **state)
+{
+    (void)state;
+    struct fake_smtp fs = {0};
+    fake_smtp_start(&fs, true, false);
+    assert_int_equal(fake_send(&fs, "bob@example.test", "app-pass-1234"), 0);
+    fake_smtp_stop(&fs);
+    assert_true(fs.authenticated);
+    assert_string_equal(fs.mail_from, "<bob@example.test>");
+    /* Dot-stuffed on the wire, as RFC 5321 4.5.2 wants. */
+    if (!strstr(buf_str(&fs.data), "\r\n..leading dot\r\nbody\r\n"))
+        fail_msg("DATA was [%s]", buf_str(&fs.data));
+
+    fake_smtp_start(&fs, true, false);
+    err[0] = '\0';
+    assert_int_equal(fake_send(&fs, "bob@example.test", "wrong-pass"), ERR_AUTH);
+    fake_smtp_stop(&fs);
+    assert_false(fs.authenticated);
+    assert_true(fs.auth_line[0] != '\0'); /* it did try */
+    if (!strstr(err, "\"bob@example.test\"") || !strstr(err, "535") || strstr(err, "wrong-pass"))
+        fail_msg("error [%s] should name the user and quote the 535", err);
+
+    /* No user: no AUTH, and the server's 530 is the error. */
+    fake_smtp_start(&fs, true, false);
+    assert_int_equal(fake_send(&fs, NULL, NULL), ERR_HTTP);
+    fake_smtp_stop(&fs);
+    assert_non_null(strstr(err, "530"));
+
+    /* A user but no AUTH offered: not sent at all. */
+    fake_smtp_start(&fs, false, false);
+    assert_int_equal(fake_send(&fs, "bob@example.test", "app-pass-1234"), ERR_AUTH);
+    fake_smtp_stop(&fs);
+    assert_non_null(strstr(err, "offers no AUTH"));
+    assert_string_equal(fs.mail_from, "");
+
+    /* The message refused after DATA. */
+    fake_smtp_start(&fs, true, true);
+    assert_int_equal(fake_send(&fs, "bob@example.test", "app-pass-1234"), ERR_HTTP);
+    fake_smtp_stop(&fs);
+    if (!strstr(err, "refused the message") || !strstr(err, "554"))
+        fail_msg("error [%s] should say the message was refused with 554", err);
+    buf_free(&fs.data);
+}
+
 /* ---- without servers ------------------------------------------------------ */
 
 static void expect_imap_config(const char *url, bool starttls, const char *folder, int code,
                                const char *want)
 {
-    struct imap_config cfg = {.url = url, .user = "u@example.com", .password = "pw",
-                              .starttls = starttls, .folder = folder};
+    struct imap_config cfg = {.url = url,
+                              .user = "u@example.com",
+                              .password = "pw",
+                              .starttls = starttls,
+                              .folder = folder};
     struct imap_client *c = NULL;
     err[0] = '\0';
     int rc = imap_client_new(&cfg, &c, err, sizeof err);
@@ -245,8 +408,11 @@ static struct imap_client *login(const char *user, const char *password, const c
 {
     char login_name[128];
     snprintf(login_name, sizeof login_name, "%s@%s", user, srv.domain);
-    struct imap_config cfg = {.url = srv.imap_url, .user = login_name, .password = password,
-                              .folder = folder, .timeout_ms = 20000};
+    struct imap_config cfg = {.url = srv.imap_url,
+                              .user = login_name,
+                              .password = password,
+                              .folder = folder,
+                              .timeout_ms = 20000};
     struct imap_client *c;
     int rc = imap_client_new(&cfg, &c, err, sizeof err);
     if (rc)
@@ -265,8 +431,13 @@ static void send_to(const char *user, const char *subject, const char *text, con
     struct mime_mailbox to = {"Zo\xC3\xAB Garc\xC3\xAD"
                               "a",
                               to_addr};
-    struct mime_draft d = {.from = {"Hard-E", from_addr}, .to = &to, .to_count = 1,
-                           .subject = subject, .text = text, .html = html, .message_id = id};
+    struct mime_draft d = {.from = {"Hard-E", from_addr},
+                           .to = &to,
+                           .to_count = 1,
+                           .subject = subject,
+                           .text = text,
+                           .html = html,
+                           .message_id = id};
     struct buf msg;
     buf_init(&msg, 0);
     assert_int_equal(mime_build(&d, &msg, err, sizeof err), 0);
@@ -285,7 +456,10 @@ static uint32_t *wait_for_mail(struct imap_client *c, uint32_t after_uid, size_t
     int64_t deadline = clock_now_ns() + (int64_t)DELIVERY_WAIT_MS * 1000000;
     for (;;) {
         uint32_t *uids;
-        int rc = imap_search(c, after_uid, NULL, &uids, count, err, sizeof err);
+        struct imap_folder_status st; /* a fresh SELECT shows new mail at once */
+        int rc = imap_select(c, &st, err, sizeof err);
+        if (!rc)
+            rc = imap_search(c, after_uid, NULL, &uids, count, err, sizeof err);
         if (rc)
             fail_msg("imap_search: %s", err);
         if (*count)
@@ -429,8 +603,7 @@ static void test_checkpoint(void **state)
     assert_true(p.uidvalidity_changed);
     assert_int_equal(p.count, 0);
     imap_poll_free(&p);
-    assert_int_equal(imap_search(c, 0, "KEYWORD " IMAP_HANDLED_KEYWORD, &uids, &n, err,
-                                 sizeof err),
+    assert_int_equal(imap_search(c, 0, "KEYWORD " IMAP_HANDLED_KEYWORD, &uids, &n, err, sizeof err),
                      0);
     assert_true(n >= 2);
     free(uids);
@@ -444,6 +617,45 @@ static void test_checkpoint(void **state)
     imap_client_free(c);
 }
 
+static void test_imap_tls(void **state)
+{
+    (void)state;
+    need_servers();
+    const char *port = getenv("HARDE_TEST_IMAPS_PORT");
+    const char *ca = getenv("HARDE_TEST_MAIL_CA");
+    if (!port || !*port || !ca || !*ca) {
+        skip();
+        return;
+    }
+    char url[64], login_name[128];
+    snprintf(url, sizeof url, "imaps://127.0.0.1:%s", port);
+    snprintf(login_name, sizeof login_name, "alice@%s", srv.domain);
+    struct imap_config cfg = {
+        .url = url, .user = login_name, .password = srv.password, .ca_file = ca};
+    struct imap_client *c;
+    struct imap_folder_status st;
+    assert_int_equal(imap_client_new(&cfg, &c, err, sizeof err), 0);
+    if (imap_select(c, &st, err, sizeof err) != 0)
+        fail_msg("imaps select: %s", err);
+    assert_true(st.uidvalidity > 0);
+    imap_client_free(c);
+    /* The throw-away certificate is not trusted without its CA file. */
+    cfg.ca_file = NULL;
+    assert_int_equal(imap_client_new(&cfg, &c, err, sizeof err), 0);
+    assert_int_equal(imap_select(c, &st, err, sizeof err), ERR_NETWORK);
+    assert_non_null(strstr(err, "TLS"));
+    imap_client_free(c);
+    /* STARTTLS on the plain port. */
+    cfg.url = srv.imap_url;
+    cfg.ca_file = ca;
+    cfg.starttls = true;
+    assert_int_equal(imap_client_new(&cfg, &c, err, sizeof err), 0);
+    if (imap_select(c, &st, err, sizeof err) != 0)
+        fail_msg("STARTTLS select: %s", err);
+    imap_client_free(c);
+}
+
+/* Runs last: Dovecot delays logins from an address after a failed one. */
 static void test_bad_password(void **state)
 {
     (void)state;
@@ -456,9 +668,6 @@ static void test_bad_password(void **state)
     snprintf(user, sizeof user, "\"alice@%s\"", srv.domain);
     if (!strstr(err, user) || strstr(err, "wrong-password"))
         fail_msg("error [%s] should name %s and not show the password", err, user);
-    uint32_t *uids;
-    size_t n;
-    assert_int_equal(imap_search(c, 0, NULL, &uids, &n, err, sizeof err), ERR_AUTH);
     imap_client_free(c);
 }
 
@@ -489,8 +698,7 @@ static void test_imap_errors(void **state)
     assert_int_equal(imap_fetch(c, st.uidvalidity, uid + 1000, &raw, err, sizeof err),
                      ERR_NOT_FOUND);
     assert_non_null(strstr(err, "no message with UID"));
-    assert_int_equal(imap_fetch(c, st.uidvalidity + 1, uid, &raw, err, sizeof err),
-                     ERR_CONFLICT);
+    assert_int_equal(imap_fetch(c, st.uidvalidity + 1, uid, &raw, err, sizeof err), ERR_CONFLICT);
     assert_non_null(strstr(err, "UIDVALIDITY"));
     assert_int_equal(raw.len, 0);
     /* uidvalidity 0: no check. */
@@ -514,8 +722,8 @@ static void test_imap_errors(void **state)
     /* A message over the client's bound. */
     char login_name[128];
     snprintf(login_name, sizeof login_name, "dave@%s", srv.domain);
-    struct imap_config cfg = {.url = srv.imap_url, .user = login_name, .password = srv.password,
-                              .max_message = 100};
+    struct imap_config cfg = {
+        .url = srv.imap_url, .user = login_name, .password = srv.password, .max_message = 100};
     assert_int_equal(imap_client_new(&cfg, &c, err, sizeof err), 0);
     buf_init(&raw, 0);
     assert_int_equal(imap_fetch(c, 0, uid, &raw, err, sizeof err), ERR_LIMIT);
@@ -533,8 +741,7 @@ static void test_smtp_errors(void **state)
     char from[128];
     snprintf(from, sizeof from, "bob@%s", srv.domain);
     const char *msg = "Subject: x\r\n\r\nbody\r\n";
-    assert_int_equal(smtp_send(&cfg, from, rcpt, 1, msg, strlen(msg), err, sizeof err),
-                     ERR_HTTP);
+    assert_int_equal(smtp_send(&cfg, from, rcpt, 1, msg, strlen(msg), err, sizeof err), ERR_HTTP);
     if (!strstr(err, "refused a recipient") || !strstr(err, "550"))
         fail_msg("error [%s] should say the recipient was refused with 550", err);
     /* OpenSMTPD offers AUTH only after STARTTLS: with a user configured we
@@ -588,13 +795,15 @@ int main(void)
         cmocka_unit_test(test_config_checks),
         cmocka_unit_test(test_envelope_checks),
         cmocka_unit_test(test_connection_refused),
+        cmocka_unit_test(test_smtp_auth),
         cmocka_unit_test(test_silent_server_times_out),
         cmocka_unit_test(test_send_and_read),
         cmocka_unit_test(test_checkpoint),
-        cmocka_unit_test(test_bad_password),
         cmocka_unit_test(test_imap_errors),
         cmocka_unit_test(test_smtp_errors),
         cmocka_unit_test(test_raw_message_line_ends),
+        cmocka_unit_test(test_imap_tls),
+        cmocka_unit_test(test_bad_password),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -52,8 +52,7 @@ static int teardown_dir(void **state)
     return media_run((const char *const *)argv, NULL, NULL, 0) == 0 ? 0 : -1;
 }
 
-static int run(const char *const *argv, const struct media_run_opts *opts, char *err,
-               size_t errlen)
+static int run(const char *const *argv, const struct media_run_opts *opts, char *err, size_t errlen)
 {
     return media_run(argv, opts, err, errlen);
 }
@@ -263,7 +262,8 @@ static void test_filter_escape(void **state)
     (void)state;
     char *e = media_filter_escape("this is a 'string': may contain one, or more, special");
     /* The example of ffmpeg-filters "Notes on filtergraph escaping". */
-    assert_string_equal(e, "this is a \\\\\\'string\\\\\\'\\\\: may contain one\\, or more\\, special");
+    assert_string_equal(
+        e, "this is a \\\\\\'string\\\\\\'\\\\: may contain one\\, or more\\, special");
     free(e);
     e = media_filter_escape("[in];x\\y");
     assert_string_equal(e, "\\[in\\]\\;x\\\\\\\\y");
@@ -333,11 +333,11 @@ static void test_wav_header_and_sniff(void **state)
     assert_memory_equal(h, "RIFF", 4);
     assert_int_equal(h[4] | h[5] << 8 | h[6] << 16 | h[7] << 24, 36 + 48000);
     assert_memory_equal(h + 8, "WAVEfmt ", 8);
-    assert_int_equal(h[22], 1);                                     /* channels */
-    assert_int_equal(h[24] | h[25] << 8 | h[26] << 16, 24000);     /* rate */
-    assert_int_equal(h[28] | h[29] << 8 | h[30] << 16, 48000);     /* bytes/s */
-    assert_int_equal(h[34], 16);                                    /* bits */
-    assert_int_equal(h[40] | h[41] << 8 | h[42] << 16, 48000);     /* data bytes */
+    assert_int_equal(h[22], 1);                                /* channels */
+    assert_int_equal(h[24] | h[25] << 8 | h[26] << 16, 24000); /* rate */
+    assert_int_equal(h[28] | h[29] << 8 | h[30] << 16, 48000); /* bytes/s */
+    assert_int_equal(h[34], 16);                               /* bits */
+    assert_int_equal(h[40] | h[41] << 8 | h[42] << 16, 48000); /* data bytes */
     assert_true(media_looks_like("wav", h, sizeof h));
     assert_false(media_looks_like("wav", "{\"error\":1}", 11));
     assert_true(media_looks_like("mp3", "ID3\x04", 4));
@@ -536,8 +536,7 @@ static int drive(int argc, char **argv)
         if (strcmp(cmd, commands[i].name) != 0)
             continue;
         if (argc - 1 < commands[i].args) {
-            fprintf(stderr, "usage: test_media --drive %s (%d arguments)\n", cmd,
-                    commands[i].args);
+            fprintf(stderr, "usage: test_media --drive %s (%d arguments)\n", cmd, commands[i].args);
             return 2;
         }
         switch (i) {

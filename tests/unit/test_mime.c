@@ -176,26 +176,26 @@ static void assert_address(const struct mime_address_list *l, size_t i, const ch
 {
     assert_true(i < l->count);
     if (strcmp(l->items[i].name, name) != 0 || strcmp(l->items[i].addr, addr) != 0)
-        fail_msg("address %zu is [%s] <%s>, want [%s] <%s>", i, l->items[i].name,
-                 l->items[i].addr, name, addr);
+        fail_msg("address %zu is [%s] <%s>, want [%s] <%s>", i, l->items[i].name, l->items[i].addr,
+                 name, addr);
 }
 
 static void test_addresses(void **state)
 {
     (void)state;
     struct mime_address_list l;
-    assert_int_equal(mime_parse_addresses(
-                         "\"Doe, John\" <john@example.com>, Jane Roe <jane@example.com>,"
-                         " bob@example.com (Bob B), <carol@example.com>, dave@example.com,"
-                         " \"Esc \\\"Q\\\" \\\\\" <e@example.com>,"
-                         " =?UTF-8?Q?Zo=C3=AB?= <zoe@example.com>,"
-                         " \"=?utf-8?B?R2FyY8OtYQ==?=\" <g@example.com>,"
-                         " Routed <@relay.example:r@example.com>,"
-                         " f(comment)@example.com,"
-                         " Team: t1@example.com, \"T Two\" <t2@example.com>;,"
-                         " undisclosed-recipients:;",
-                         &l, err, sizeof err),
-                     0);
+    assert_int_equal(
+        mime_parse_addresses("\"Doe, John\" <john@example.com>, Jane Roe <jane@example.com>,"
+                             " bob@example.com (Bob B), <carol@example.com>, dave@example.com,"
+                             " \"Esc \\\"Q\\\" \\\\\" <e@example.com>,"
+                             " =?UTF-8?Q?Zo=C3=AB?= <zoe@example.com>,"
+                             " \"=?utf-8?B?R2FyY8OtYQ==?=\" <g@example.com>,"
+                             " Routed <@relay.example:r@example.com>,"
+                             " f(comment)@example.com,"
+                             " Team: t1@example.com, \"T Two\" <t2@example.com>;,"
+                             " undisclosed-recipients:;",
+                             &l, err, sizeof err),
+        0);
     assert_int_equal(l.count, 12);
     assert_address(&l, 0, "Doe, John", "john@example.com");
     assert_address(&l, 1, "Jane Roe", "jane@example.com");
@@ -204,8 +204,9 @@ static void test_addresses(void **state)
     assert_address(&l, 4, "", "dave@example.com");
     assert_address(&l, 5, "Esc \"Q\" \\", "e@example.com");
     assert_address(&l, 6, "Zo\xC3\xAB", "zoe@example.com");
-    assert_address(&l, 7, "Garc\xC3\xAD"
-                          "a",
+    assert_address(&l, 7,
+                   "Garc\xC3\xAD"
+                   "a",
                    "g@example.com");
     assert_address(&l, 8, "Routed", "r@example.com");
     assert_address(&l, 9, "comment", "f@example.com");
@@ -388,8 +389,7 @@ static void test_charsets(void **state)
     assert_string_equal(b.data, "x\xC3\xA9");
     buf_free(&b);
     buf_init(&b, 2);
-    assert_int_equal(mime_charset_to_utf8("latin1", "\xE9\xE9", 2, &b, err, sizeof err),
-                     ERR_LIMIT);
+    assert_int_equal(mime_charset_to_utf8("latin1", "\xE9\xE9", 2, &b, err, sizeof err), ERR_LIMIT);
     buf_free(&b);
 }
 
@@ -587,7 +587,7 @@ static void test_html_to_text(void **state)
         {"<a href='mailto:o@x.test'>write</a>", "write (o@x.test)"},
         {"<a href=\"javascript:evil()\">click</a>", "click"},
         {"&amp &lt; &unknown; &#0; &#xZZ; &#1114112;", "& < &unknown; \xEF\xBF\xBD &#xZZ; "
-                                                      "\xEF\xBF\xBD"},
+                                                       "\xEF\xBF\xBD"},
         {"&#150;&#x80;", "\xE2\x80\x93\xE2\x82\xAC"},
         {"<STYLE>x</STYLE><SCRIPT>y</Script>z", "z"},
         {"<script>never closed", ""},
@@ -928,29 +928,55 @@ static void test_build_errors(void **state)
         const char *what;
         int field; /* which one to break */
     } cases[] = {
-        {"From address", 0},     {"To address", 1},   {"no To address", 2},
-        {"subject has a line break", 3}, {"not valid UTF-8", 4}, {"duplicates", 5},
-        {"printable ASCII", 6},  {"printable ASCII", 7}, {"Message-ID", 8},
-        {"text is missing", 9},  {"name has a line break", 10},
+        {"From address", 0},
+        {"To address", 1},
+        {"no To address", 2},
+        {"subject has a line break", 3},
+        {"not valid UTF-8", 4},
+        {"duplicates", 5},
+        {"printable ASCII", 6},
+        {"printable ASCII", 7},
+        {"Message-ID", 8},
+        {"text is missing", 9},
+        {"name has a line break", 10},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        struct mime_draft d = {.from = {"B", "b@example.com"},
-                               .to = &to,
-                               .to_count = 1,
-                               .subject = "s",
-                               .text = "t"};
+        struct mime_draft d = {
+            .from = {"B", "b@example.com"}, .to = &to, .to_count = 1, .subject = "s", .text = "t"};
         switch (cases[i].field) {
-        case 0: d.from.addr = "b@@example.com"; break;
-        case 1: d.to = &bad_to; break;
-        case 2: d.to_count = 0; break;
-        case 3: d.subject = "evil\r\nBcc: victim@example.com"; break;
-        case 4: d.text = "bad \xFF utf-8"; break;
-        case 5: d.extra_headers = dup; break;
-        case 6: d.extra_headers = broken; break;
-        case 7: d.extra_headers = noname; break;
-        case 8: d.message_id = "no at sign"; break;
-        case 9: d.text = NULL; break;
-        case 10: d.from.name = "evil\nname"; break;
+        case 0:
+            d.from.addr = "b@@example.com";
+            break;
+        case 1:
+            d.to = &bad_to;
+            break;
+        case 2:
+            d.to_count = 0;
+            break;
+        case 3:
+            d.subject = "evil\r\nBcc: victim@example.com";
+            break;
+        case 4:
+            d.text = "bad \xFF utf-8";
+            break;
+        case 5:
+            d.extra_headers = dup;
+            break;
+        case 6:
+            d.extra_headers = broken;
+            break;
+        case 7:
+            d.extra_headers = noname;
+            break;
+        case 8:
+            d.message_id = "no at sign";
+            break;
+        case 9:
+            d.text = NULL;
+            break;
+        case 10:
+            d.from.name = "evil\nname";
+            break;
         }
         struct buf out;
         buf_init(&out, 0);
@@ -962,8 +988,7 @@ static void test_build_errors(void **state)
         buf_free(&out);
     }
     /* The caller's bound: nothing is appended. */
-    struct mime_draft d = {.from = {NULL, "b@example.com"}, .to = &to, .to_count = 1,
-                           .text = "t"};
+    struct mime_draft d = {.from = {NULL, "b@example.com"}, .to = &to, .to_count = 1, .text = "t"};
     struct buf out;
     buf_init(&out, 50);
     assert_int_equal(mime_build(&d, &out, err, sizeof err), ERR_LIMIT);

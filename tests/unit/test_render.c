@@ -142,7 +142,8 @@ static void test_overlay_url(void **state)
                              "harde/k-template.mp4");
     free(url);
     url = render_cloudinary_video_url("http://127.0.0.1:9/", "c", "base", "vo", NULL, -70, 0);
-    assert_string_equal(url, "http://127.0.0.1:9/c/video/upload/l_audio:vo/fl_layer_apply/base.mp4");
+    assert_string_equal(url,
+                        "http://127.0.0.1:9/c/video/upload/l_audio:vo/fl_layer_apply/base.mp4");
     free(url);
 }
 
@@ -156,12 +157,12 @@ static void test_assets(void **state)
     assert_string_equal(rt, "video");
     assert_string_equal(id, "harde/k-voice");
     assert_false(render_asset_parse("s3:video:x", "cloudinary", rt, sizeof rt, id, sizeof id));
-    assert_false(render_asset_parse("cloudinary:video:", "cloudinary", rt, sizeof rt, id,
-                                    sizeof id));
-    assert_false(render_asset_parse("cloudinary:audio:x", "cloudinary", rt, sizeof rt, id,
-                                    sizeof id));
-    assert_false(render_asset_parse("cloudinaryX:video:x", "cloudinary", rt, sizeof rt, id,
-                                    sizeof id));
+    assert_false(
+        render_asset_parse("cloudinary:video:", "cloudinary", rt, sizeof rt, id, sizeof id));
+    assert_false(
+        render_asset_parse("cloudinary:audio:x", "cloudinary", rt, sizeof rt, id, sizeof id));
+    assert_false(
+        render_asset_parse("cloudinaryX:video:x", "cloudinary", rt, sizeof rt, id, sizeof id));
     char small[8];
     assert_false(render_asset_format(small, sizeof small, "video", "long-id"));
     struct render_result res = {0};
@@ -225,14 +226,16 @@ static void test_ffmpeg_argv(void **state)
 {
     (void)state;
     struct render_ffmpeg_config cfg = {0};
-    struct render_job job = {.voice = "voice.wav", .template_video = "tmpl.mp4",
-                             .music = "music.wav", .output = "out.mp4", .work_dir = "."};
+    struct render_job job = {.voice = "voice.wav",
+                             .template_video = "tmpl.mp4",
+                             .music = "music.wav",
+                             .output = "out.mp4",
+                             .work_dir = "."};
     struct media_argv a;
     char err[256];
     media_argv_init(&a);
-    assert_int_equal(render_ffmpeg_argv(&cfg, &job, "out.tmp.mp4", 12.3456, true, 0, &a, err,
-                                        sizeof err),
-                     0);
+    assert_int_equal(
+        render_ffmpeg_argv(&cfg, &job, "out.tmp.mp4", 12.3456, true, 0, &a, err, sizeof err), 0);
     assert_string_equal(a.v[0], "ffmpeg");
     int t = index_of(&a, "file:tmpl.mp4", 0);
     assert_true(t >= 3);
@@ -377,9 +380,9 @@ static struct render *cloudinary_for(struct fake_http *server, const char *templ
     return r;
 }
 
-#define UPLOADED(id, extra)                                                                     \
-    "{\"public_id\":\"" id "\",\"version\":1700000000,\"resource_type\":\"video\","          \
-    "\"format\":\"wav\",\"secure_url\":\"https://res.cloudinary.com/demo/video/upload/v1/" id \
+#define UPLOADED(id, extra)                                                                        \
+    "{\"public_id\":\"" id "\",\"version\":1700000000,\"resource_type\":\"video\","                \
+    "\"format\":\"wav\",\"secure_url\":\"https://res.cloudinary.com/demo/video/upload/v1/" id      \
     ".wav\"" extra "}"
 
 static const char MP4_BODY[] = "AAAAftypisom-not-really-a-movie";
@@ -389,7 +392,9 @@ static void test_cloudinary_render(void **state)
     (void)state;
     const char *json = "Content-Type: application/json\r\n";
     const struct fake_http_reply script[] = {
-        {.status = 200, .headers = json, .body = UPLOADED("harde/job-7-voice", ",\"duration\":3.5")},
+        {.status = 200,
+         .headers = json,
+         .body = UPLOADED("harde/job-7-voice", ",\"duration\":3.5")},
         {.status = 500, .headers = json, .body = "{\"error\":{\"message\":\"try again\"}}"},
         {.status = 200, .headers = json, .body = UPLOADED("harde/job-7-template", "")},
         {.status = 200, .headers = json, .body = UPLOADED("harde/job-7-music", "")},
@@ -403,8 +408,12 @@ static void test_cloudinary_render(void **state)
     char *tmpl = write_file(dir, "template.mp4", "not-a-real-template");
     char *music = write_file(dir, "music.wav", "RIFF-music");
     char *out = media_path(dir, "video.mp4");
-    struct render_job job = {.voice = voice, .template_video = tmpl, .music = music,
-                             .output = out, .work_dir = dir, .key = "job-7"};
+    struct render_job job = {.voice = voice,
+                             .template_video = tmpl,
+                             .music = music,
+                             .output = out,
+                             .work_dir = dir,
+                             .key = "job-7"};
     struct render_result res;
     assert_int_equal(render_run(r, &job, &res, err, sizeof err), 0);
     assert_string_equal(render_name(r), "cloudinary");
@@ -460,12 +469,14 @@ static void test_cloudinary_failures(void **state)
     const char *json = "Content-Type: application/json\r\n";
     const struct fake_http_reply script[] = {
         /* run 1: the signature is refused */
-        {.status = 401, .headers = json,
+        {.status = 401,
+         .headers = json,
          .body = "{\"error\":{\"message\":\"Invalid Signature 12ab. String to sign - "
                  "'overwrite=true&public_id=harde/k-voice&timestamp=1'.\"}}"},
         /* run 2: voice ok, then the video URL fails with X-Cld-Error */
         {.status = 200, .headers = json, .body = UPLOADED("harde/k-voice", ",\"duration\":2")},
-        {.status = 400, .headers = "X-Cld-Error: Invalid transformation component - e_volume\r\n",
+        {.status = 400,
+         .headers = "X-Cld-Error: Invalid transformation component - e_volume\r\n",
          .body = ""},
         /* run 3: the answer is not an MP4 */
         {.status = 200, .headers = json, .body = UPLOADED("harde/k-voice", ",\"duration\":2")},
@@ -561,9 +572,9 @@ static void test_from_config(void **state)
     assert_string_equal(err, "[render] backend = cloudinary needs CLOUDINARY_URL");
     config_free(cfg);
 
-    const struct fake_http_reply script[] = {
-        {.status = 200, .headers = "Content-Type: application/json\r\n",
-         .body = "{\"result\":\"ok\"}"}};
+    const struct fake_http_reply script[] = {{.status = 200,
+                                              .headers = "Content-Type: application/json\r\n",
+                                              .body = "{\"result\":\"ok\"}"}};
     struct fake_http *server = fake_http_start(script, 1);
     char *prefix = fake_http_url(server, "");
     char url[512];
@@ -577,8 +588,7 @@ static void test_from_config(void **state)
     render_planned_assets(r, &job, &res);
     assert_int_equal(res.n_assets, 1); /* no template or music given */
     assert_string_equal(res.assets[0], "cloudinary:video:acme/videos/k-voice");
-    assert_int_equal(render_cleanup(r, "cloudinary:video:acme/videos/k-voice", err, sizeof err),
-                     0);
+    assert_int_equal(render_cleanup(r, "cloudinary:video:acme/videos/k-voice", err, sizeof err), 0);
     char *raw = fake_http_request(server, 0);
     assert_non_null(strstr(raw, "POST /v1_1/mycloud/video/destroy HTTP/1.1"));
     const char *names[] = {"public_id", "invalidate", "timestamp", NULL};
@@ -608,8 +618,8 @@ static char *make_tone(const char *dir, const char *name, double seconds)
     char *path = media_path(dir, name);
     char src[64], err[512];
     snprintf(src, sizeof src, "sine=f=220:d=%.3f:r=22050", seconds);
-    const char *argv[] = {"ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", src, path,
-                          NULL};
+    const char *argv[] = {"ffmpeg", "-loglevel", "error", "-y", "-f",
+                          "lavfi",  "-i",        src,     path, NULL};
     assert_int_equal(media_run(argv, NULL, err, sizeof err), 0);
     return path;
 }
@@ -685,8 +695,12 @@ static void test_render_real(void **state)
     char *voice = make_tone(dir, "voice.wav", 23.4); /* longer than the 10 s template */
     char *out = media_path(dir, "primer.mp4");
     struct render *r = render_ffmpeg_new(NULL);
-    struct render_job job = {.voice = voice, .template_video = d.template_video,
-                             .music = d.music, .output = out, .work_dir = dir, .key = "x"};
+    struct render_job job = {.voice = voice,
+                             .template_video = d.template_video,
+                             .music = d.music,
+                             .output = out,
+                             .work_dir = dir,
+                             .key = "x"};
     struct render_result res;
     assert_int_equal(render_run(r, &job, &res, err, sizeof err), 0);
     check_video(out, 23.4);

@@ -94,15 +94,15 @@ static void test_espeak_argv(void **state)
     struct media_argv a;
     media_argv_init(&a);
     assert_int_equal(speech_espeak_argv(&cfg, NULL, "in.txt", "out.wav", &a, err, sizeof err), 0);
-    const char *want[] = {"espeak-ng", "-v", "en-us", "-s", "165", "-b", "1",
-                          "-w",        "out.wav", "-f", "in.txt", NULL};
+    const char *want[] = {"espeak-ng", "-v", "en-us",   "-s", "165",    "-b",
+                          "1",         "-w", "out.wav", "-f", "in.txt", NULL};
     for (int i = 0; want[i]; i++)
         assert_string_equal(a.v[i], want[i]);
     assert_null(a.v[11]);
     media_argv_free(&a);
 
-    cfg = (struct speech_espeak_config){.program = "/opt/espeak", .voice = "en-gb", .rate_wpm = 150,
-                                        .pitch = 40};
+    cfg = (struct speech_espeak_config){
+        .program = "/opt/espeak", .voice = "en-gb", .rate_wpm = 150, .pitch = 40};
     struct speech_voice v = {.voice = "en-us+f3", .speed = 1.2};
     media_argv_init(&a);
     assert_int_equal(speech_espeak_argv(&cfg, &v, "t", "o", &a, err, sizeof err), 0);
@@ -125,8 +125,7 @@ static void test_espeak_argv(void **state)
     for (size_t i = 0; i < 4; i++) {
         v = (struct speech_voice){.voice = bad[i]};
         media_argv_init(&a);
-        assert_int_equal(speech_espeak_argv(&cfg, &v, "t", "o", &a, err, sizeof err),
-                         ERR_INVALID);
+        assert_int_equal(speech_espeak_argv(&cfg, &v, "t", "o", &a, err, sizeof err), ERR_INVALID);
         assert_non_null(strstr(err, "is not a voice name"));
         media_argv_free(&a);
     }
@@ -141,8 +140,8 @@ static void test_ffmpeg_filter_and_argv(void **state)
                            "acompressor=threshold=0.1:ratio=3:attack=10:release=200:makeup=1,"
                            "loudnorm=I=-16.0:TP=-1.5:LRA=11,aresample=48000");
     free(f);
-    cfg = (struct speech_ffmpeg_config){.target_lufs = -23, .highpass_hz = 100,
-                                        .lowpass_hz = 9000, .sample_rate = 44100};
+    cfg = (struct speech_ffmpeg_config){
+        .target_lufs = -23, .highpass_hz = 100, .lowpass_hz = 9000, .sample_rate = 44100};
     f = speech_ffmpeg_filter(&cfg);
     assert_non_null(strstr(f, "highpass=f=100,lowpass=f=9000,"));
     assert_non_null(strstr(f, "loudnorm=I=-23.0:"));
@@ -232,8 +231,8 @@ static struct speech_tts *openai_for(struct fake_http *server, const char *forma
 {
     char *base = fake_http_url(server, "/v1/");
     char err[256];
-    struct speech_openai_config cfg = {.base_url = base, .api_key = "sk-unit-test-key-123",
-                                       .format = format, .retry_base_ms = 5};
+    struct speech_openai_config cfg = {
+        .base_url = base, .api_key = "sk-unit-test-key-123", .format = format, .retry_base_ms = 5};
     struct speech_tts *tts = speech_openai_new(&cfg, err, sizeof err);
     free(base);
     assert_non_null(tts);
@@ -251,9 +250,8 @@ static void test_openai_request_and_retry(void **state)
     struct speech_tts *tts = openai_for(server, NULL);
     char *dir = workdir("openai-ok"), *out = NULL, err[512] = "";
     struct speech_voice v = {.voice = "nova"};
-    assert_int_equal(speech_synthesize(tts, "Hi Maria, see you at 10.", &v, dir, &out, err,
-                                       sizeof err),
-                     0);
+    assert_int_equal(
+        speech_synthesize(tts, "Hi Maria, see you at 10.", &v, dir, &out, err, sizeof err), 0);
     assert_string_equal(speech_tts_name(tts), "openai");
     assert_int_equal(fake_http_count(server), 2);
     char *want = media_path(dir, "tts.wav");
@@ -290,12 +288,15 @@ static void test_openai_errors(void **state)
 {
     (void)state;
     const struct fake_http_reply script[] = {
-        {.status = 401, .headers = "Content-Type: application/json\r\n",
+        {.status = 401,
+         .headers = "Content-Type: application/json\r\n",
          .body = "{\"error\":{\"message\":\"Incorrect API key provided: sk-***123.\","
                  "\"type\":\"invalid_request_error\",\"code\":\"invalid_api_key\"}}"},
-        {.status = 200, .headers = "Content-Type: application/json\r\n",
+        {.status = 200,
+         .headers = "Content-Type: application/json\r\n",
          .body = "{\"error\":{\"message\":\"not audio\"}}"},
-        {.status = 429, .headers = "Content-Type: application/json\r\n",
+        {.status = 429,
+         .headers = "Content-Type: application/json\r\n",
          .body = "{\"error\":{\"message\":\"You exceeded your current quota\","
                  "\"code\":\"insufficient_quota\"}}"},
     };
@@ -388,11 +389,12 @@ static void test_elevenlabs_url(void **state)
 {
     (void)state;
     char *u = speech_elevenlabs_url("https://api.elevenlabs.io/", "abc", "mp3_44100_128");
-    assert_string_equal(u,
-                        "https://api.elevenlabs.io/v1/speech-to-speech/abc?output_format=mp3_44100_128");
+    assert_string_equal(
+        u, "https://api.elevenlabs.io/v1/speech-to-speech/abc?output_format=mp3_44100_128");
     free(u);
     u = speech_elevenlabs_url(NULL, "abc", "pcm_16000");
-    assert_string_equal(u, "https://api.elevenlabs.io/v1/speech-to-speech/abc?output_format=pcm_16000");
+    assert_string_equal(
+        u, "https://api.elevenlabs.io/v1/speech-to-speech/abc?output_format=pcm_16000");
     free(u);
     assert_null(speech_elevenlabs_url(NULL, "../admin", "mp3_44100_128"));
     assert_null(speech_elevenlabs_url(NULL, "abc", "mp3&x=1"));
@@ -445,10 +447,12 @@ static void test_elevenlabs_pcm_and_errors(void **state)
     (void)state;
     const struct fake_http_reply script[] = {
         {.status = 200, .headers = "Content-Type: audio/pcm\r\n", .body = "\x10\x20\x30\x40"},
-        {.status = 422, .headers = "Content-Type: application/json\r\n",
+        {.status = 422,
+         .headers = "Content-Type: application/json\r\n",
          .body = "{\"detail\":[{\"loc\":[\"body\",\"audio\"],\"msg\":\"field required\","
                  "\"type\":\"value_error.missing\"}]}"},
-        {.status = 401, .headers = "Content-Type: application/json\r\n",
+        {.status = 401,
+         .headers = "Content-Type: application/json\r\n",
          .body = "{\"detail\":{\"status\":\"invalid_api_key\",\"message\":\"Invalid API key\"}}"},
     };
     struct fake_http *server = fake_http_start(script, 3);
@@ -525,8 +529,8 @@ static void test_from_config(void **state)
     assert_string_equal(speech_tts_name(tts), "openai");
     speech_tts_free(tts);
 
-    struct config *cfg = config_parse("[speech]\ntts = espeak\nenhance = none\n", "t", err,
-                                      sizeof err);
+    struct config *cfg =
+        config_parse("[speech]\ntts = espeak\nenhance = none\n", "t", err, sizeof err);
     tts = speech_tts_from_config(cfg, err, sizeof err);
     assert_string_equal(speech_tts_name(tts), "espeak");
     speech_tts_free(tts);
@@ -568,8 +572,7 @@ static void test_synthesize_validation(void **state)
                      ERR_INVALID);
     assert_string_equal(err, "the text to speak is empty");
     char *nodir = media_path(tmpdir, "no-such-dir");
-    assert_int_equal(speech_synthesize(tts, "Hi", NULL, nodir, &out, err, sizeof err),
-                     ERR_INVALID);
+    assert_int_equal(speech_synthesize(tts, "Hi", NULL, nodir, &out, err, sizeof err), ERR_INVALID);
     char *big = xmalloc(SPEECH_MAX_TEXT + 2);
     memset(big, 'a', SPEECH_MAX_TEXT + 1);
     big[SPEECH_MAX_TEXT + 1] = '\0';
@@ -580,8 +583,7 @@ static void test_synthesize_validation(void **state)
 
     struct speech_espeak_config cfg = {.program = "harde-no-such-espeak"};
     tts = speech_espeak_new(&cfg);
-    assert_int_equal(speech_synthesize(tts, "Hi", NULL, dir, &out, err, sizeof err),
-                     ERR_NOT_FOUND);
+    assert_int_equal(speech_synthesize(tts, "Hi", NULL, dir, &out, err, sizeof err), ERR_NOT_FOUND);
     assert_string_equal(err, "harde-no-such-espeak is not installed (not found in PATH)");
     assert_int_equal(count_files(dir), 0); /* the text file was removed */
     speech_tts_free(tts);

@@ -41,8 +41,7 @@ struct media_run_opts {
  *   ERR_TIMEOUT    it outlived timeout_ms (and was killed);
  *   ERR_CANCELED   *cancel became non-zero (and it was killed);
  *   ERR_LIMIT      its stdout exceeded opts->out's max (and it was killed). */
-int media_run(const char *const *argv, const struct media_run_opts *opts, char *err,
-              size_t errlen);
+int media_run(const char *const *argv, const struct media_run_opts *opts, char *err, size_t errlen);
 
 /* Whether name (or a path) is an executable program found in PATH. */
 bool media_have_program(const char *name);
@@ -52,11 +51,11 @@ struct media_info {
     double duration_s; /* the container's duration; 0 when unknown */
     bool has_video;
     bool has_audio;
-    int width, height;   /* of the first video stream */
-    double fps;          /* of the first video stream (avg_frame_rate) */
-    int has_b_frames;    /* of the first video stream */
-    int sample_rate;     /* of the first audio stream */
-    int channels;        /* of the first audio stream */
+    int width, height; /* of the first video stream */
+    double fps;        /* of the first video stream (avg_frame_rate) */
+    int has_b_frames;  /* of the first video stream */
+    int sample_rate;   /* of the first audio stream */
+    int channels;      /* of the first audio stream */
     char video_codec[32];
     char audio_codec[32];
     char pix_fmt[32];
@@ -121,8 +120,7 @@ void media_argv_free(struct media_argv *a);
  * \ ' : and the graph level \ ' [ ] , ;). New string. */
 char *media_filter_escape(const char *value);
 /* Writes a 44-byte canonical WAV header for 16-bit little-endian PCM. */
-void media_wav_header(unsigned char header[44], int sample_rate, int channels,
-                      size_t data_bytes);
+void media_wav_header(unsigned char header[44], int sample_rate, int channels, size_t data_bytes);
 /* Whether data looks like audio of the given kind: "wav" (RIFF/WAVE),
  * "mp3" (ID3 tag or an MPEG frame sync), "pcm" (whole 16-bit samples),
  * others: non-empty and not starting like JSON or HTML. */

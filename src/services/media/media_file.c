@@ -114,9 +114,9 @@ const char *media_mime_type(const char *path)
     static const struct {
         const char *ext, *mime;
     } table[] = {
-        {"wav", "audio/wav"},  {"mp3", "audio/mpeg"}, {"m4a", "audio/mp4"},
-        {"aac", "audio/aac"},  {"ogg", "audio/ogg"},  {"opus", "audio/ogg"},
-        {"flac", "audio/flac"}, {"mp4", "video/mp4"}, {"mov", "video/quicktime"},
+        {"wav", "audio/wav"},   {"mp3", "audio/mpeg"}, {"m4a", "audio/mp4"},
+        {"aac", "audio/aac"},   {"ogg", "audio/ogg"},  {"opus", "audio/ogg"},
+        {"flac", "audio/flac"}, {"mp4", "video/mp4"},  {"mov", "video/quicktime"},
         {"webm", "video/webm"},
     };
     const char *ext = media_extension(path);

@@ -33,8 +33,8 @@
 
 extern char **environ;
 
-#define MEDIA_POLL_SLICE_MS 50
-#define MEDIA_READ_CHUNK    8192
+#define MEDIA_POLL_SLICE_MS  50
+#define MEDIA_READ_CHUNK     8192
 #define MEDIA_ERROR_LINE_MAX 200 /* characters quoted of one stderr line */
 
 struct media_tail {
@@ -65,8 +65,8 @@ static void media_tail_lines(const struct media_tail *t, char *out, size_t outle
     size_t end = t->len, starts[MEDIA_ERROR_LINES], ends[MEDIA_ERROR_LINES];
     int n = 0;
     while (end > 0 && n < MEDIA_ERROR_LINES) {
-        while (end > 0 && (t->data[end - 1] == '\n' || t->data[end - 1] == '\r' ||
-                           t->data[end - 1] == ' '))
+        while (end > 0 &&
+               (t->data[end - 1] == '\n' || t->data[end - 1] == '\r' || t->data[end - 1] == ' '))
             end--;
         if (end == 0)
             break;
@@ -159,8 +159,8 @@ static int media_spawn(const char *path, const char *const *argv, int out_fd, in
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setsigdefault(&attr, &defaults);
     posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setflags(&attr,
-                             POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                                        POSIX_SPAWN_SETSIGDEF);
     int rc = posix_spawn(pid, path, &fa, &attr, (char *const *)argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
@@ -289,15 +289,13 @@ static int media_report(int rc, int status, const struct media_child *c, const c
     if (WIFEXITED(status))
         snprintf(err, errlen, "%s failed (exit %d)%s%s", name, WEXITSTATUS(status), sep, lines);
     else if (WIFSIGNALED(status))
-        snprintf(err, errlen, "%s was killed by signal %d%s%s", name, WTERMSIG(status), sep,
-                 lines);
+        snprintf(err, errlen, "%s was killed by signal %d%s%s", name, WTERMSIG(status), sep, lines);
     else
         snprintf(err, errlen, "%s ended abnormally%s%s", name, sep, lines);
     return ERR_IO;
 }
 
-int media_run(const char *const *argv, const struct media_run_opts *opts, char *err,
-              size_t errlen)
+int media_run(const char *const *argv, const struct media_run_opts *opts, char *err, size_t errlen)
 {
     struct media_run_opts none = {0};
     if (!opts)

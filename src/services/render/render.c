@@ -63,8 +63,8 @@ static int render_check_job(const struct render_job *job, char *err, size_t errl
     return 0;
 }
 
-int render_run(struct render *r, const struct render_job *job, struct render_result *res,
-               char *err, size_t errlen)
+int render_run(struct render *r, const struct render_job *job, struct render_result *res, char *err,
+               size_t errlen)
 {
     memset(res, 0, sizeof *res);
     if (err && errlen)
@@ -116,15 +116,14 @@ void render_free(struct render *r)
 
 /* ---- assets ----------------------------------------------------------------- */
 
-bool render_asset_format(char *out, size_t outlen, const char *resource_type,
-                         const char *public_id)
+bool render_asset_format(char *out, size_t outlen, const char *resource_type, const char *public_id)
 {
     int n = snprintf(out, outlen, "cloudinary:%s:%s", resource_type, public_id);
     return n > 0 && (size_t)n < outlen;
 }
 
-bool render_asset_parse(const char *asset, const char *backend, char *resource_type,
-                        size_t rtlen, char *public_id, size_t idlen)
+bool render_asset_parse(const char *asset, const char *backend, char *resource_type, size_t rtlen,
+                        char *public_id, size_t idlen)
 {
     size_t blen = strlen(backend);
     if (strncmp(asset, backend, blen) != 0 || asset[blen] != ':')
@@ -224,8 +223,7 @@ static struct render *render_cloudinary_from(const struct config *cfg, const cha
     long music_volume = 0, retries = -1, retry_base = 0, wait_ms = 0;
     const char *sig = config_get(cfg, "render", "cloudinary_signature", "sha1");
     struct render *r = NULL;
-    if (config_get_long(cfg, "render", "cloudinary_music_volume", 0, &music_volume, err,
-                        errlen) ||
+    if (config_get_long(cfg, "render", "cloudinary_music_volume", 0, &music_volume, err, errlen) ||
         config_get_long(cfg, "render", "max_retries", -1, &retries, err, errlen) ||
         config_get_long(cfg, "render", "retry_base_ms", 0, &retry_base, err, errlen) ||
         config_get_long(cfg, "render", "cloudinary_processing_wait_ms", 0, &wait_ms, err, errlen))
@@ -246,7 +244,9 @@ static struct render *render_cloudinary_from(const struct config *cfg, const cha
         .music_volume = (int)music_volume,
         .sha256 = strcmp(sig, "sha256") == 0,
         .timeout_ms = timeout_ms,
-        .max_retries = retries < 0 ? 0 : retries == 0 ? -1 : (int)retries,
+        .max_retries = retries < 0    ? 0
+                       : retries == 0 ? -1
+                                      : (int)retries,
         .retry_base_ms = retry_base,
         .processing_wait_ms = wait_ms,
         .ffmpeg = getenv("HARDE_FFMPEG"),

@@ -58,8 +58,8 @@ struct render;
 
 /* Renders job into job->output. res is always reset and, even on failure,
  * lists the cloud assets created so far. 0, or an ERR_* code with err set. */
-int render_run(struct render *r, const struct render_job *job, struct render_result *res,
-               char *err, size_t errlen);
+int render_run(struct render *r, const struct render_job *job, struct render_result *res, char *err,
+               size_t errlen);
 /* The assets render_run would create for job (none for ffmpeg). */
 void render_planned_assets(struct render *r, const struct render_job *job,
                            struct render_result *res);
@@ -79,15 +79,15 @@ enum render_video_mode {
 };
 
 struct render_ffmpeg_config {
-    const char *program;       /* NULL: "ffmpeg" */
+    const char *program; /* NULL: "ffmpeg" */
     enum render_video_mode video_mode;
-    const char *preset;        /* libx264 preset when encoding; NULL: "veryfast" */
-    int crf;                   /* 0: 23 */
-    int max_width;             /* wider templates are scaled down when encoding; 0: 1920 */
-    double music_volume;       /* gain of the music under the voice; 0: 0.25 (-12 dB) */
-    bool no_ducking;           /* true: constant music level instead of sidechain ducking */
-    int audio_kbps;            /* AAC bit rate; 0: 160 */
-    long timeout_ms;           /* 0: 10 minutes */
+    const char *preset;  /* libx264 preset when encoding; NULL: "veryfast" */
+    int crf;             /* 0: 23 */
+    int max_width;       /* wider templates are scaled down when encoding; 0: 1920 */
+    double music_volume; /* gain of the music under the voice; 0: 0.25 (-12 dB) */
+    bool no_ducking;     /* true: constant music level instead of sidechain ducking */
+    int audio_kbps;      /* AAC bit rate; 0: 160 */
+    long timeout_ms;     /* 0: 10 minutes */
     volatile sig_atomic_t *cancel;
 };
 /* New; never NULL. */
@@ -96,22 +96,22 @@ struct render *render_ffmpeg_new(const struct render_ffmpeg_config *cfg);
 /* ---- Cloudinary (cloud) -------------------------------------------------- */
 
 struct render_cloudinary_config {
-    const char *cloud_name;          /* required */
-    const char *api_key;             /* required */
-    const char *api_secret;          /* required */
-    const char *api_base;            /* NULL: "https://api.cloudinary.com" */
-    const char *delivery_base;       /* NULL: "https://res.cloudinary.com" */
-    const char *folder;              /* public id prefix; NULL: "harde" */
-    const char *template_public_id;  /* an uploaded template to use; NULL: upload the job's */
-    const char *music_public_id;     /* an uploaded music bed; NULL: upload the job's */
-    int music_volume;                /* e_volume percent change for the music; 0: -70 */
-    bool sha256;                     /* sign with SHA-256 instead of SHA-1 */
-    const char *ffmpeg;              /* to stretch a short template/music; NULL: "ffmpeg" */
-    long timeout_ms;                 /* per HTTP attempt; 0: 300 s */
-    int max_retries;                 /* 0: the HTTP layer's default (2); < 0: none */
-    long retry_base_ms;              /* 0: the HTTP layer's default */
-    int processing_polls;            /* times a 423 "still processing" is waited out; 0: 30 */
-    long processing_wait_ms;         /* between those; 0: 2000 */
+    const char *cloud_name;         /* required */
+    const char *api_key;            /* required */
+    const char *api_secret;         /* required */
+    const char *api_base;           /* NULL: "https://api.cloudinary.com" */
+    const char *delivery_base;      /* NULL: "https://res.cloudinary.com" */
+    const char *folder;             /* public id prefix; NULL: "harde" */
+    const char *template_public_id; /* an uploaded template to use; NULL: upload the job's */
+    const char *music_public_id;    /* an uploaded music bed; NULL: upload the job's */
+    int music_volume;               /* e_volume percent change for the music; 0: -70 */
+    bool sha256;                    /* sign with SHA-256 instead of SHA-1 */
+    const char *ffmpeg;             /* to stretch a short template/music; NULL: "ffmpeg" */
+    long timeout_ms;                /* per HTTP attempt; 0: 300 s */
+    int max_retries;                /* 0: the HTTP layer's default (2); < 0: none */
+    long retry_base_ms;             /* 0: the HTTP layer's default */
+    int processing_polls;           /* times a 423 "still processing" is waited out; 0: 30 */
+    long processing_wait_ms;        /* between those; 0: 2000 */
     volatile sig_atomic_t *cancel;
 };
 /* New, or NULL with err set (a missing credential or name). */

@@ -73,8 +73,8 @@ struct render_cloudinary {
 
 static bool cld_signed(const struct render_param *p)
 {
-    static const char *const unsigned_names[] = {"file", "cloud_name", "resource_type",
-                                                 "api_key", "signature", NULL};
+    static const char *const unsigned_names[] = {"file",    "cloud_name", "resource_type",
+                                                 "api_key", "signature",  NULL};
     if (!p->name || !p->value || !*p->value)
         return false;
     for (size_t i = 0; unsigned_names[i]; i++)
@@ -153,8 +153,8 @@ char *render_cloudinary_video_url(const char *delivery_base, const char *cloud,
                                   const char *template_id, const char *voice_id,
                                   const char *music_id, int music_volume, double duration_s)
 {
-    char *base = cld_trim_base(delivery_base && *delivery_base ? delivery_base
-                                                               : CLD_DEFAULT_DELIVERY);
+    char *base =
+        cld_trim_base(delivery_base && *delivery_base ? delivery_base : CLD_DEFAULT_DELIVERY);
     char *voice = render_cloudinary_layer_id(voice_id);
     struct buf b;
     buf_init(&b, 0);
@@ -186,8 +186,8 @@ static int cld_error(const char *what, int rc, const struct http_response *resp,
     if (!http_response_header(resp, "x-cld-error", reason, sizeof reason)) {
         json_error_t jerr;
         json_t *root = json_loadb(resp->body.data ? resp->body.data : "", resp->body.len, 0, &jerr);
-        const char *m = json_string_value(json_object_get(json_object_get(root, "error"),
-                                                          "message"));
+        const char *m =
+            json_string_value(json_object_get(json_object_get(root, "error"), "message"));
         snprintf(reason, sizeof reason, "%s", m ? m : "");
         json_decref(root);
     }
@@ -271,9 +271,8 @@ out:
 
 /* ---- upload, stretch, destroy ---------------------------------------------------- */
 
-static int cld_upload(const struct render_cloudinary *c, struct http_client *http,
-                      const char *path, const char *public_id, double *duration, char *err,
-                      size_t errlen)
+static int cld_upload(const struct render_cloudinary *c, struct http_client *http, const char *path,
+                      const char *public_id, double *duration, char *err, size_t errlen)
 {
     struct buf file;
     buf_init(&file, 0);
@@ -326,8 +325,8 @@ out:
  * path in *out; *out stays NULL when src is long enough or cannot be
  * measured (then the original is uploaded as it is). */
 static int cld_stretch(const struct render_cloudinary *c, const char *src, double seconds,
-                       const char *work_dir, const char *name, bool video, char **out,
-                       char *err, size_t errlen)
+                       const char *work_dir, const char *name, bool video, char **out, char *err,
+                       size_t errlen)
 {
     *out = NULL;
     struct media_info info;
@@ -338,15 +337,15 @@ static int cld_stretch(const struct render_cloudinary *c, const char *src, doubl
     char *path = media_path(work_dir, name);
     struct media_argv argv;
     media_argv_init(&argv);
-    const char *head[] = {c->ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-loglevel",
-                          "error", "-y", "-stream_loop", "-1", "-i"};
+    const char *head[] = {c->ffmpeg, "-hide_banner", "-nostdin",     "-nostats", "-loglevel",
+                          "error",   "-y",           "-stream_loop", "-1",       "-i"};
     for (size_t i = 0; i < sizeof head / sizeof head[0]; i++)
         media_argv_add(&argv, head[i]);
     media_argv_file(&argv, src);
     media_argv_add(&argv, "-t");
     media_argv_addf(&argv, "%.3f", seconds + 0.5);
-    const char *video_tail[] = {"-map", "0:v:0", "-c", "copy", "-movflags", "+faststart",
-                                "-f", "mp4", NULL};
+    const char *video_tail[] = {"-map",       "0:v:0", "-c",  "copy", "-movflags",
+                                "+faststart", "-f",    "mp4", NULL};
     const char *audio_tail[] = {"-map", "0:a:0", "-c:a", "pcm_s16le", "-f", "wav", NULL};
     for (const char *const *t = video ? video_tail : audio_tail; *t; t++)
         media_argv_add(&argv, *t);
@@ -366,8 +365,8 @@ static int cld_stretch(const struct render_cloudinary *c, const char *src, doubl
     return rc;
 }
 
-static int cld_destroy(const struct render_cloudinary *c, struct http_client *http,
-                       const char *rt, const char *public_id, char *err, size_t errlen)
+static int cld_destroy(const struct render_cloudinary *c, struct http_client *http, const char *rt,
+                       const char *public_id, char *err, size_t errlen)
 {
     char timestamp[32];
     snprintf(timestamp, sizeof timestamp, "%lld", (long long)time(NULL));
@@ -491,9 +490,9 @@ static int cld_put(const struct render_cloudinary *c, struct http_client *http,
                    double seconds, struct render_result *res, char *err, size_t errlen)
 {
     char *stretched = NULL;
-    int rc = cld_stretch(c, src, seconds, job->work_dir, video ? "cloudinary-template.mp4"
-                                                               : "cloudinary-music.wav",
-                         video, &stretched, err, errlen);
+    int rc = cld_stretch(c, src, seconds, job->work_dir,
+                         video ? "cloudinary-template.mp4" : "cloudinary-music.wav", video,
+                         &stretched, err, errlen);
     if (!rc)
         rc = cld_upload(c, http, stretched ? stretched : src, id, NULL, err, errlen);
     char asset[RENDER_ASSET_MAX];
@@ -546,8 +545,7 @@ static int cld_run(struct render *r, const struct render_job *job, struct render
         res->duration_s = media_probe(job->output, &info, probe_err, sizeof probe_err) == 0
                               ? info.duration_s
                               : voice_s;
-        log_info("render", "Cloudinary: %.1f s video written to %s", res->duration_s,
-                 job->output);
+        log_info("render", "Cloudinary: %.1f s video written to %s", res->duration_s, job->output);
     }
 out:
     if (tmp)
@@ -617,15 +615,17 @@ struct render *render_cloudinary_new(const struct render_cloudinary_config *cfg,
 {
     if (!cfg || !cld_id_ok(cfg->cloud_name) || !cld_credential_ok(cfg->api_key) ||
         !cld_credential_ok(cfg->api_secret)) {
-        snprintf(err, errlen, "Cloudinary needs a cloud name, an API key and an API secret "
-                              "(CLOUDINARY_URL=cloudinary://KEY:SECRET@CLOUD)");
+        snprintf(err, errlen,
+                 "Cloudinary needs a cloud name, an API key and an API secret "
+                 "(CLOUDINARY_URL=cloudinary://KEY:SECRET@CLOUD)");
         return NULL;
     }
     const char *folder = cfg->folder && *cfg->folder ? cfg->folder : CLD_DEFAULT_FOLDER;
     if (!cld_id_ok(folder) || (cfg->template_public_id && !cld_id_ok(cfg->template_public_id)) ||
         (cfg->music_public_id && !cld_id_ok(cfg->music_public_id))) {
-        snprintf(err, errlen, "Cloudinary folder and public ids may hold letters, digits, "
-                              "'_', '-', '.' and '/'");
+        snprintf(err, errlen,
+                 "Cloudinary folder and public ids may hold letters, digits, "
+                 "'_', '-', '.' and '/'");
         return NULL;
     }
     struct render_cloudinary *c = xcalloc(1, sizeof *c);
@@ -634,9 +634,8 @@ struct render *render_cloudinary_new(const struct render_cloudinary_config *cfg,
     c->api_key = xstrdup(cfg->api_key);
     c->api_secret = xstrdup(cfg->api_secret);
     c->api_base = cld_trim_base(cfg->api_base && *cfg->api_base ? cfg->api_base : CLD_DEFAULT_API);
-    c->delivery_base = cld_trim_base(cfg->delivery_base && *cfg->delivery_base
-                                         ? cfg->delivery_base
-                                         : CLD_DEFAULT_DELIVERY);
+    c->delivery_base = cld_trim_base(
+        cfg->delivery_base && *cfg->delivery_base ? cfg->delivery_base : CLD_DEFAULT_DELIVERY);
     c->folder = xstrdup(folder);
     c->template_id = cfg->template_public_id && *cfg->template_public_id
                          ? xstrdup(cfg->template_public_id)

@@ -36,10 +36,10 @@
 #include "services/media/media.h"
 #include "services/render/render_internal.h"
 
-#define DEFAULTS_VERSION      "v1"
-#define DEFAULTS_TIMEOUT_MS   (5L * 60 * 1000)
-#define DEFAULTS_TITLE_MAX    60 /* characters of the company name drawn */
-#define DEFAULTS_LOOP_SECONDS 10
+#define DEFAULTS_VERSION       "v1"
+#define DEFAULTS_TIMEOUT_MS    (5L * 60 * 1000)
+#define DEFAULTS_TITLE_MAX     60 /* characters of the company name drawn */
+#define DEFAULTS_LOOP_SECONDS  10
 #define DEFAULTS_MUSIC_SECONDS 16
 
 static const char *const font_candidates[] = {
@@ -56,10 +56,10 @@ static const struct {
     int top[3], bottom[3];
     const char *accent;
 } palettes[] = {
-    {{12, 37, 69}, {20, 110, 140}, "0xF4A259"},  /* navy to teal, amber bar */
-    {{16, 48, 38}, {34, 120, 90}, "0xE9C46A"},   /* forest to emerald, gold bar */
-    {{58, 18, 28}, {140, 45, 60}, "0xF1FAEE"},   /* maroon to brick, ivory bar */
-    {{28, 30, 40}, {70, 90, 130}, "0xE76F51"},   /* charcoal to slate blue, coral bar */
+    {{12, 37, 69}, {20, 110, 140}, "0xF4A259"}, /* navy to teal, amber bar */
+    {{16, 48, 38}, {34, 120, 90}, "0xE9C46A"},  /* forest to emerald, gold bar */
+    {{58, 18, 28}, {140, 45, 60}, "0xF1FAEE"},  /* maroon to brick, ivory bar */
+    {{28, 30, 40}, {70, 90, 130}, "0xE76F51"},  /* charcoal to slate blue, coral bar */
 };
 
 const char *render_find_font(void)
@@ -174,8 +174,8 @@ static const char *defaults_ffmpeg(void)
     return env && *env ? env : "ffmpeg";
 }
 
-static int defaults_make_template(const char *path, const char *dir, const char *company,
-                                  char *err, size_t errlen)
+static int defaults_make_template(const char *path, const char *dir, const char *company, char *err,
+                                  size_t errlen)
 {
     size_t chars = 0;
     char *title = defaults_title(company, &chars);
@@ -192,16 +192,18 @@ static int defaults_make_template(const char *path, const char *dir, const char 
     char *graph = render_template_graph(font, chars > 0 ? title_path : NULL, chars,
                                         (unsigned)(defaults_hash(company) % 4));
     const char *head[] = {defaults_ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-loglevel",
-                          "error", "-y", "-f", "lavfi", "-i"};
+                          "error",           "-y",           "-f",       "lavfi",    "-i"};
     for (size_t i = 0; i < sizeof head / sizeof head[0]; i++)
         media_argv_add(&argv, head[i]);
     media_argv_addf(&argv, "nullsrc=s=160x90:r=25:d=%d", DEFAULTS_LOOP_SECONDS);
     media_argv_add(&argv, "-vf");
     media_argv_addf(&argv, "%s", graph);
     free(graph);
-    const char *tail[] = {"-c:v", "libx264", "-preset", "medium", "-crf", "20", "-bf", "0",
-                          "-g", "50", "-keyint_min", "50", "-sc_threshold", "0", "-pix_fmt",
-                          "yuv420p", "-movflags", "+faststart", "-an", "-f", "mp4"};
+    const char *tail[] = {
+        "-c:v",          "libx264", "-preset",  "medium",  "-crf",        "20",
+        "-bf",           "0",       "-g",       "50",      "-keyint_min", "50",
+        "-sc_threshold", "0",       "-pix_fmt", "yuv420p", "-movflags",   "+faststart",
+        "-an",           "-f",      "mp4"};
     for (size_t i = 0; i < sizeof tail / sizeof tail[0]; i++)
         media_argv_add(&argv, tail[i]);
     media_argv_file(&argv, tmp);
@@ -229,12 +231,12 @@ static int defaults_make_music(const char *path, char *err, size_t errlen)
     struct media_argv argv;
     media_argv_init(&argv);
     const char *head[] = {defaults_ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-loglevel",
-                          "error", "-y", "-f", "lavfi", "-i"};
+                          "error",           "-y",           "-f",       "lavfi",    "-i"};
     for (size_t i = 0; i < sizeof head / sizeof head[0]; i++)
         media_argv_add(&argv, head[i]);
     media_argv_addf(&argv, "aevalsrc=exprs=%s:s=48000:d=%d:c=mono", expr, DEFAULTS_MUSIC_SECONDS);
-    const char *tail[] = {"-af", "lowpass=f=3000", "-c:a", "pcm_s16le", "-ar", "48000", "-ac",
-                          "1", "-f", "wav"};
+    const char *tail[] = {
+        "-af", "lowpass=f=3000", "-c:a", "pcm_s16le", "-ar", "48000", "-ac", "1", "-f", "wav"};
     for (size_t i = 0; i < sizeof tail / sizeof tail[0]; i++)
         media_argv_add(&argv, tail[i]);
     media_argv_file(&argv, tmp);

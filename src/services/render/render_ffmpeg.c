@@ -74,9 +74,8 @@ char *render_ffmpeg_graph(const struct render_ffmpeg_config *cfg, bool has_music
     }
     double volume = cfg->music_volume > 0 ? cfg->music_volume : RENDER_DEFAULT_MUSIC;
     double fade_out = voice_s - RENDER_FADE_OUT_S > 0 ? voice_s - RENDER_FADE_OUT_S : 0;
-    buf_printf(&g,
-               "[2:a]%s,volume=%.3f,afade=t=in:st=0:d=%.1f,afade=t=out:st=%.3f:d=%.1f[bed];", fmt,
-               volume, RENDER_FADE_IN_S, fade_out, RENDER_FADE_OUT_S);
+    buf_printf(&g, "[2:a]%s,volume=%.3f,afade=t=in:st=0:d=%.1f,afade=t=out:st=%.3f:d=%.1f[bed];",
+               fmt, volume, RENDER_FADE_IN_S, fade_out, RENDER_FADE_OUT_S);
     if (cfg->no_ducking) {
         buf_printf(&g, "[1:a]%s[voice];[voice][bed]", fmt);
     } else {
@@ -143,8 +142,8 @@ int render_ffmpeg_argv(const struct render_ffmpeg_config *cfg, const struct rend
 }
 
 /* Probes the voice and the template and decides copy vs encode. */
-static int ffmpeg_plan(const struct render_ffmpeg *f, const struct render_job *job,
-                       double *voice_s, bool *copy, int *scale_width, char *err, size_t errlen)
+static int ffmpeg_plan(const struct render_ffmpeg *f, const struct render_job *job, double *voice_s,
+                       bool *copy, int *scale_width, char *err, size_t errlen)
 {
     struct media_info voice, tmpl;
     int rc = media_probe(job->voice, &voice, err, errlen);
@@ -203,8 +202,8 @@ static int ffmpeg_run(struct render *r, const struct render_job *job, struct ren
     if (!rc) {
         struct media_info out;
         res->voice_s = voice_s;
-        res->duration_s = media_probe(job->output, &out, err, errlen) == 0 ? out.duration_s
-                                                                          : voice_s;
+        res->duration_s =
+            media_probe(job->output, &out, err, errlen) == 0 ? out.duration_s : voice_s;
         err[0] = '\0';
         log_info("render", "ffmpeg: %.1f s video (%s) written to %s", res->duration_s,
                  copy ? "template copied" : "encoded", job->output);

@@ -15,8 +15,8 @@
 
 struct render_ops {
     const char *name;
-    int (*run)(struct render *r, const struct render_job *job, struct render_result *res,
-               char *err, size_t errlen);
+    int (*run)(struct render *r, const struct render_job *job, struct render_result *res, char *err,
+               size_t errlen);
     void (*planned)(struct render *r, const struct render_job *job, struct render_result *res);
     int (*cleanup)(struct render *r, const char *asset, char *err, size_t errlen);
     void (*free)(struct render *r);
@@ -77,8 +77,8 @@ bool render_asset_format(char *out, size_t outlen, const char *resource_type,
                          const char *public_id);
 /* Splits an asset string made by render_asset_format; false if it is not one
  * for backend (e.g. "cloudinary") or is malformed. */
-bool render_asset_parse(const char *asset, const char *backend, char *resource_type,
-                        size_t rtlen, char *public_id, size_t idlen);
+bool render_asset_parse(const char *asset, const char *backend, char *resource_type, size_t rtlen,
+                        char *public_id, size_t idlen);
 /* Appends an asset to res unless it is already listed. */
 void render_result_add(struct render_result *res, const char *asset);
 /* Whether key is [A-Za-z0-9_-]{1,RENDER_KEY_MAX}. */

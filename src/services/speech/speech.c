@@ -141,9 +141,8 @@ int speech_http_error(const char *who, int rc, const struct http_response *resp,
                       const char *transport_err, char *err, size_t errlen)
 {
     if (rc != ERR_HTTP) {
-        snprintf(err, errlen, "%s: %s", who, transport_err && *transport_err
-                                                  ? transport_err
-                                                  : err_message(rc));
+        snprintf(err, errlen, "%s: %s", who,
+                 transport_err && *transport_err ? transport_err : err_message(rc));
         return rc;
     }
     char msg[400];
@@ -262,8 +261,8 @@ struct speech_tts *speech_tts_from_config(const struct config *cfg, char *err, s
     return speech_espeak_new(&ec);
 }
 
-struct speech_enhancer *speech_enhancer_from_config(const struct config *cfg, bool *none,
-                                                    char *err, size_t errlen)
+struct speech_enhancer *speech_enhancer_from_config(const struct config *cfg, bool *none, char *err,
+                                                    size_t errlen)
 {
     *none = false;
     err[0] = '\0';

@@ -26,9 +26,9 @@
 
 struct config;
 
-#define SPEECH_MAX_TEXT      20000      /* bytes of script text accepted */
-#define SPEECH_MAX_AUDIO     (64u << 20) /* bytes of audio accepted from a service */
-#define SPEECH_OPENAI_MAX_INPUT 4096    /* characters per OpenAI TTS request */
+#define SPEECH_MAX_TEXT         20000       /* bytes of script text accepted */
+#define SPEECH_MAX_AUDIO        (64u << 20) /* bytes of audio accepted from a service */
+#define SPEECH_OPENAI_MAX_INPUT 4096        /* characters per OpenAI TTS request */
 
 /* How to speak: every field is optional (NULL / 0 = the backend's default). */
 struct speech_voice {
@@ -73,13 +73,13 @@ struct speech_tts *speech_espeak_new(const struct speech_espeak_config *cfg);
 /* ---- ffmpeg filter chain (local enhancement) --------------------------- */
 
 struct speech_ffmpeg_config {
-    const char *program;  /* NULL: "ffmpeg" */
-    double target_lufs;   /* integrated loudness; 0: -16 */
-    int highpass_hz;      /* 0: 80 */
-    int lowpass_hz;       /* 0: 12000 */
-    int sample_rate;      /* 0: 48000 */
-    const char *format;   /* "wav" (default, PCM 16-bit) or "m4a" (AAC) */
-    long timeout_ms;      /* 0: 300 s */
+    const char *program; /* NULL: "ffmpeg" */
+    double target_lufs;  /* integrated loudness; 0: -16 */
+    int highpass_hz;     /* 0: 80 */
+    int lowpass_hz;      /* 0: 12000 */
+    int sample_rate;     /* 0: 48000 */
+    const char *format;  /* "wav" (default, PCM 16-bit) or "m4a" (AAC) */
+    long timeout_ms;     /* 0: 300 s */
     volatile sig_atomic_t *cancel;
 };
 /* New; NULL with err set for an unknown format. */
@@ -119,8 +119,8 @@ struct speech_elevenlabs_config {
     volatile sig_atomic_t *cancel;
 };
 /* New, or NULL with err set. */
-struct speech_enhancer *speech_elevenlabs_new(const struct speech_elevenlabs_config *cfg,
-                                              char *err, size_t errlen);
+struct speech_enhancer *speech_elevenlabs_new(const struct speech_elevenlabs_config *cfg, char *err,
+                                              size_t errlen);
 
 /* ---- choosing from configuration ---------------------------------------- */
 
@@ -137,7 +137,7 @@ struct speech_tts *speech_tts_from_config(const struct config *cfg, char *err, s
  * *none = true. Others: ELEVENLABS_BASE_URL, [speech] elevenlabs_model,
  * elevenlabs_output_format, elevenlabs_voice_settings, loudness_lufs,
  * enhance_format. New, or NULL with err set. */
-struct speech_enhancer *speech_enhancer_from_config(const struct config *cfg, bool *none,
-                                                    char *err, size_t errlen);
+struct speech_enhancer *speech_enhancer_from_config(const struct config *cfg, bool *none, char *err,
+                                                    size_t errlen);
 
 #endif

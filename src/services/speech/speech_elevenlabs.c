@@ -183,8 +183,8 @@ static char *elevenlabs_settings(const char *text)
     return out;
 }
 
-struct speech_enhancer *speech_elevenlabs_new(const struct speech_elevenlabs_config *cfg,
-                                              char *err, size_t errlen)
+struct speech_enhancer *speech_elevenlabs_new(const struct speech_elevenlabs_config *cfg, char *err,
+                                              size_t errlen)
 {
     if (!cfg || !cfg->api_key || !*cfg->api_key || strpbrk(cfg->api_key, "\r\n")) {
         snprintf(err, errlen, "ElevenLabs needs an API key (ELEVENLABS_API_KEY)");
@@ -219,8 +219,8 @@ struct speech_enhancer *speech_elevenlabs_new(const struct speech_elevenlabs_con
     el->base_url = xstrdup(base);
     el->key_header = xasprintf("xi-api-key: %s", cfg->api_key);
     el->voice_id = xstrdup(cfg->voice_id);
-    el->model_id = xstrdup(cfg->model_id && *cfg->model_id ? cfg->model_id
-                                                           : ELEVENLABS_DEFAULT_MODEL);
+    el->model_id =
+        xstrdup(cfg->model_id && *cfg->model_id ? cfg->model_id : ELEVENLABS_DEFAULT_MODEL);
     el->output_format = xstrdup(format);
     el->voice_settings = settings;
     el->remove_background_noise = cfg->remove_background_noise;

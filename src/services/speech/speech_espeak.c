@@ -60,7 +60,9 @@ int speech_espeak_argv(const struct speech_espeak_config *cfg, const struct spee
     }
     double speed = voice && voice->speed > 0 ? voice->speed : 1.0;
     int rate = (int)((cfg->rate_wpm > 0 ? cfg->rate_wpm : ESPEAK_DEFAULT_RATE) * speed + 0.5);
-    rate = rate < ESPEAK_MIN_RATE ? ESPEAK_MIN_RATE : rate > ESPEAK_MAX_RATE ? ESPEAK_MAX_RATE : rate;
+    rate = rate < ESPEAK_MIN_RATE   ? ESPEAK_MIN_RATE
+           : rate > ESPEAK_MAX_RATE ? ESPEAK_MAX_RATE
+                                    : rate;
     media_argv_add(argv, cfg->program && *cfg->program ? cfg->program : "espeak-ng");
     media_argv_add(argv, "-v");
     media_argv_add(argv, name);

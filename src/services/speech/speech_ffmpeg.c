@@ -52,8 +52,7 @@ void speech_ffmpeg_argv(const struct speech_ffmpeg_config *cfg, const char *in_p
 {
     bool m4a = cfg->format && strcmp(cfg->format, "m4a") == 0;
     media_argv_add(argv, cfg->program && *cfg->program ? cfg->program : "ffmpeg");
-    const char *head[] = {"-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-y",
-                          "-i"};
+    const char *head[] = {"-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-y", "-i"};
     for (size_t i = 0; i < sizeof head / sizeof head[0]; i++)
         media_argv_add(argv, head[i]);
     media_argv_file(argv, in_path);

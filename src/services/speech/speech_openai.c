@@ -128,8 +128,8 @@ static int openai_synthesize(struct speech_tts *tts, const char *text,
     bool pcm = strcmp(o->format, "pcm") == 0;
     char name[32];
     snprintf(name, sizeof name, "tts.%s", pcm ? "wav" : o->format);
-    rc = speech_save_audio(work_dir, name, resp.body.data, resp.body.len,
-                           pcm ? OPENAI_PCM_RATE : 0, out_path, err, errlen);
+    rc = speech_save_audio(work_dir, name, resp.body.data, resp.body.len, pcm ? OPENAI_PCM_RATE : 0,
+                           out_path, err, errlen);
     if (!rc)
         log_info("speech", "OpenAI TTS: %zu bytes of %s in %d attempt(s), %lld ms", resp.body.len,
                  o->format, resp.attempts, (long long)resp.elapsed_ms);
