@@ -1,7 +1,7 @@
 # Hard-E — GNU Makefile.
 #
 #   make          build build/harde
-#   make run      install what is missing, build, start the main job
+#   make run      install what is missing, build, start `harde serve` (prints the address)
 #   make test     install, build, run every test; ends with "N passed, N failed"
 #   make asan     the same tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench    build and run the benchmarks under bench/, printing figures
@@ -9,7 +9,7 @@
 
 BUILD    ?= build
 CC       ?= cc
-PKGS     := libcurl jansson sqlite3 libmicrohttpd openssl
+PKGS     := libcurl jansson sqlite3 libmicrohttpd openssl libsodium
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 OPT      ?= -O2 -g
@@ -41,7 +41,16 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/libharde.a: $(LIB_OBJ)
+# The page and the OpenAPI file, embedded in the binary (src/web/assets.h).
+WEB_ASSETS := $(sort $(wildcard web/ui/*)) docs/openapi.json
+$(BUILD)/gen/web_assets.c: scripts/embed.py $(WEB_ASSETS)
+	@mkdir -p $(@D)
+	python3 scripts/embed.py $@ $(WEB_ASSETS)
+
+$(BUILD)/gen/web_assets.o: $(BUILD)/gen/web_assets.c
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/libharde.a: $(LIB_OBJ) $(BUILD)/gen/web_assets.o
 	@rm -f $@
 	ar rcs $@ $^
 
@@ -59,7 +68,7 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libharde.a
 
 run: deps
 	@$(MAKE) --no-print-directory all
-	./$(BUILD)/harde chat
+	./$(BUILD)/harde serve
 
 # Builds everything the tests need, then runs them.
 test-only: $(BUILD)/harde $(TEST_BIN)

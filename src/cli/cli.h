@@ -34,6 +34,9 @@ int cmd_runs(int argc, char **argv, const struct cli_globals *globals);
 int cmd_run(int argc, char **argv, const struct cli_globals *globals);
 int cmd_worker(int argc, char **argv, const struct cli_globals *globals);
 int cmd_eval(int argc, char **argv, const struct cli_globals *globals);
+int cmd_serve(int argc, char **argv, const struct cli_globals *globals);
+int cmd_user(int argc, char **argv, const struct cli_globals *globals);
+int cmd_token(int argc, char **argv, const struct cli_globals *globals);
 int cmd_kb(int argc, char **argv, const struct cli_globals *globals);
 int cmd_version(int argc, char **argv, const struct cli_globals *globals);
 

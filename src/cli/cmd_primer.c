@@ -11,9 +11,10 @@
  * Workers are named "worker-HOST-PID" (and `primer --wait` "cli-HOST-PID"),
  * so a run left RUNNING by a process of this host that no longer exists (a
  * crash, a SIGKILL, a reboot) is recognised: before each pass the worker
- * makes such a run due again at once instead of letting it sit until its
- * step's timeout runs out (up to 20 minutes for a render). A holder on
- * another host, or a PID that still exists, is left to its lease's expiry.
+ * (and `primer --wait`) frees its lease and makes it due again at once,
+ * instead of letting it sit until its step's timeout runs out (up to 20
+ * minutes for a render). A holder on another host, or a PID that still
+ * exists, is left to its lease's expiry.
  *
  * Test hook (for tests/e2e/test_primer.sh; does nothing unless set):
  * HARDE_TEST_CRASH_AT="POINT[:STEP][,POINT[:STEP]...]" makes the process
@@ -47,13 +48,13 @@
 #include "store/store.h"
 #include "workflow/workflow.h"
 
-#define WORKER_POLL_MS   2000
-#define INBOX_LEASE_MS   30000
-#define INBOX_LEASE_NAME "inbox-listener"
-#define RUN_LEASE_PREFIX "run:" /* the engine's lease on a run (workflow.h) */
-#define ORPHAN_SCAN_MAX  100    /* RUNNING runs looked at per pass */
-#define HOST_MAX         64
-#define CRASH_SPEC_MAX   1024
+#define WORKER_POLL_MS    2000
+#define INBOX_LEASE_MS    30000
+#define INBOX_LEASE_NAME  "inbox-listener"
+#define RUN_LEASE_PREFIX  "run:" /* the engine's lease on a run (workflow.h) */
+#define ORPHAN_SCAN_MAX   100    /* RUNNING runs looked at per pass */
+#define HOST_MAX          64
+#define CRASH_SPEC_MAX    1024
 #define PRIMER_FIRST_STEP "context" /* primer.c's first step, for the test hook */
 
 static volatile sig_atomic_t stop_flag;
@@ -123,9 +124,9 @@ static void log_event(const struct workflow_event *ev)
 static void on_event(void *arg, const struct workflow_event *ev)
 {
     struct primer_env *env = arg;
-    if (ev->step && (ev->kind == WORKFLOW_EVENT_STEP_STARTED ||
-                     ev->kind == WORKFLOW_EVENT_STEP_SUCCEEDED ||
-                     ev->kind == WORKFLOW_EVENT_STEP_FAILED))
+    if (ev->step &&
+        (ev->kind == WORKFLOW_EVENT_STEP_STARTED || ev->kind == WORKFLOW_EVENT_STEP_SUCCEEDED ||
+         ev->kind == WORKFLOW_EVENT_STEP_FAILED))
         snprintf(env->crash.last_step, sizeof env->crash.last_step, "%s", ev->step);
     if (!env->quiet)
         log_event(ev);
@@ -233,17 +234,25 @@ static bool owner_is_gone(const char *owner)
     return pid > 0 && pid != (long)getpid() && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
 }
 
-/* Makes the RUNNING runs whose lease holder is a dead process of this host
- * due at once: the run's deadline is brought to now (a RUNNING → RUNNING
- * change, as the engine itself does when it leaves a run to the next worker)
- * and the dead holder's lease is released. The holder's last step runs
+/* Frees the inbox listener's lease when its holder is a dead process of
+ * this host, and the runs whose lease holder is one: its
+ * lease is released and, for a RUNNING run, the deadline is brought to now
+ * (a RUNNING → RUNNING change, as the engine itself makes when it leaves a
+ * run to the next worker), so the run is due at once. A WAITING or PENDING
+ * run (its holder died after parking it, or before claiming it) only needs
+ * the lease: its timer says when it is due. The holder's last step runs
  * again, which the steps are written for (workflow.h). */
 static void recover_orphans(struct primer_env *env)
 {
     struct store *st = env->app.store;
     struct store_run_list list = {0};
-    struct store_run_filter f = {.status_mask = STORE_RUN_MASK(STORE_RUN_RUNNING),
+    struct store_run_filter f = {.status_mask = STORE_RUN_MASK(STORE_RUN_RUNNING) |
+                                                STORE_RUN_MASK(STORE_RUN_WAITING) |
+                                                STORE_RUN_MASK(STORE_RUN_PENDING),
                                  .limit = ORPHAN_SCAN_MAX};
+    struct store_lease inbox;
+    if (store_lease_get(st, INBOX_LEASE_NAME, &inbox) == 0 && owner_is_gone(inbox.owner))
+        store_lease_release(st, INBOX_LEASE_NAME, inbox.owner);
     if (store_run_list(st, &f, &list) != 0)
         return;
     for (size_t i = 0; i < list.count; i++) {
@@ -253,14 +262,17 @@ static void recover_orphans(struct primer_env *env)
         struct store_lease holder;
         if (store_lease_get(st, lease, &holder) != 0 || !owner_is_gone(holder.owner))
             continue;
-        struct store_run_transition t = {.from = STORE_RUN_MASK(STORE_RUN_RUNNING),
-                                         .to = STORE_RUN_RUNNING,
-                                         .wake_at_ms = store_now_ms(st)};
-        if (store_run_transition(st, r->id, &t, NULL) != 0)
-            continue;
+        if (r->status == STORE_RUN_RUNNING) {
+            struct store_run_transition t = {.from = STORE_RUN_MASK(STORE_RUN_RUNNING),
+                                             .to = STORE_RUN_RUNNING,
+                                             .wake_at_ms = store_now_ms(st)};
+            if (store_run_transition(st, r->id, &t, NULL) != 0)
+                continue;
+        }
         store_lease_release(st, lease, holder.owner);
-        log_warn("worker", "run %s: its worker %s is gone; resuming it now (step %s)", r->id,
-                 holder.owner, r->current_step ? r->current_step : "?");
+        log_warn("worker", "run %s: its worker %s is gone; resuming it now (%s, step %s)", r->id,
+                 holder.owner, store_run_status_name(r->status),
+                 r->current_step && *r->current_step ? r->current_step : "-");
     }
     store_run_list_free(&list);
 }
@@ -434,7 +446,12 @@ int cmd_runs(int argc, char **argv, const struct cli_globals *globals)
     json_t *arr = json_array();
     for (size_t i = 0; i < list.count; i++) {
         const struct store_run *r = &list.items[i];
-        if (json)
+        struct store_run full;
+        /* A list has neither inputs nor steps: --json shows each run whole. */
+        if (json && store_run_get(app.store, r->id, true, &full) == 0) {
+            json_array_append_new(arr, primer_run_json(&full));
+            store_run_free(&full);
+        } else if (json)
             json_array_append_new(arr, primer_run_json(r));
         else
             printf("%-14s %-14s %-10s %-10s %s\n", r->id, r->workflow,
@@ -461,8 +478,11 @@ int cmd_run(int argc, char **argv, const struct cli_globals *globals)
         (strcmp(argv[1], "show") && strcmp(argv[1], "cancel") && strcmp(argv[1], "retry")))
         return cli_usage_error(globals, NULL);
     bool json = argc > 3 && strcmp(argv[3], "--json") == 0;
+    /* cancel and retry need the workflow registered (the engine checks the
+     * run's workflow), so they open the primer's services; show does not. */
+    bool steer = strcmp(argv[1], "show") != 0;
     struct primer_env env;
-    if (open_env(&env, globals, false, true) != 0)
+    if (open_env(&env, globals, steer, true) != 0)
         return 1;
     int rc = 0;
     if (strcmp(argv[1], "cancel") == 0)
@@ -493,6 +513,8 @@ int cmd_worker(int argc, char **argv, const struct cli_globals *globals)
         else
             return cli_usage_error(globals, "unknown argument");
     }
+    if (poll_ms <= 0)
+        return cli_usage_error(globals, "--poll-ms takes a positive number of milliseconds");
     struct primer_env env;
     if (open_env(&env, globals, true, false) != 0)
         return 1;
@@ -507,6 +529,7 @@ int cmd_worker(int argc, char **argv, const struct cli_globals *globals)
     install_signals();
     fprintf(stderr, "harde worker %s: watching %s\n", env.owner, inbox_describe(in));
     while (!stop_flag) {
+        recover_orphans(&env);
         struct store_lease holder;
         if (store_lease_acquire(env.app.store, INBOX_LEASE_NAME, env.owner, INBOX_LEASE_MS,
                                 &holder) == 0) {
@@ -516,7 +539,6 @@ int cmd_worker(int argc, char **argv, const struct cli_globals *globals)
             else if (started)
                 fprintf(stderr, "inbox: %zu new primer run(s)\n", started);
         }
-        recover_orphans(&env);
         size_t advanced = 0;
         if (workflow_tick(env.engine, env.owner, &advanced) != 0)
             log_warn("worker", "%s", workflow_engine_error(env.engine));

@@ -98,20 +98,32 @@ enum inbox_verdict inbox_judge(const struct inbox *in, const char *raw, size_t l
     return v;
 }
 
-/* Judges a message and starts its run; returns the verdict. */
+/* Judges a message and starts its run; returns the verdict. *again is set
+ * when the run could not be started for a passing reason (the CRM or the
+ * store did not answer): the message must stay unhandled and be tried on a
+ * later poll, or a trigger would be lost to a network blip. err then says
+ * why. Only an unknown job (ERR_NOT_FOUND) is refused for good. */
 static enum inbox_verdict handle(struct inbox *in, struct primer *p, struct workflow_engine *engine,
-                                 const char *raw, size_t len, const char *where)
+                                 const char *raw, size_t len, const char *where, bool *again,
+                                 char *err, size_t errlen)
 {
     int64_t job = 0;
     char reason[512];
+    *again = false;
     enum inbox_verdict v = inbox_judge(in, raw, len, &job, reason, sizeof reason);
     if (v != INBOX_STARTED) {
         log_warn("inbox", "%s: ignored: %s", where, reason);
         return v;
     }
-    char run_id[STORE_ID_MAX + 1], err[512];
+    char run_id[STORE_ID_MAX + 1];
     bool created = false;
-    int rc = primer_start(p, engine, job, false, "inbox", run_id, &created, err, sizeof err);
+    int rc = primer_start(p, engine, job, false, "inbox", run_id, &created, err, errlen);
+    if (rc != 0 && rc != ERR_NOT_FOUND) {
+        log_warn("inbox", "%s: %s: cannot start the run now (%s); will try again", where, reason,
+                 err);
+        *again = true;
+        return INBOX_REJECTED;
+    }
     if (rc != 0) {
         log_warn("inbox", "%s: %s: not started: %s", where, reason, err);
         return INBOX_REJECTED;
@@ -159,15 +171,19 @@ static int poll_folder(struct inbox *in, struct primer *p, struct workflow_engin
             rc = buf_append(&raw, chunk, got);
         if (f)
             fclose(f);
-        if (rc == 0 && handle(in, p, engine, buf_str(&raw), raw.len, path) == INBOX_STARTED)
+        bool again = false;
+        char why[512];
+        if (rc == 0 && handle(in, p, engine, buf_str(&raw), raw.len, path, &again, why,
+                              sizeof why) == INBOX_STARTED)
             (*started)++;
         else if (rc != 0)
             log_warn("inbox", "%s: ignored: %s", path,
                      rc == ERR_LIMIT ? "larger than 10 MB" : "unreadable");
         /* Handled (or refused for good): move it, so it is never handled again. A
          * crash before this rename handles it once more; the run's dedupe key
-         * makes that harmless. */
-        rename(path, done);
+         * makes that harmless. One to try again stays in new/. */
+        if (!again)
+            rename(path, done);
         buf_free(&raw);
         free(path);
         free(done);
@@ -207,9 +223,19 @@ static int poll_imap(struct inbox *in, struct primer *p, struct workflow_engine 
         char where[96];
         snprintf(where, sizeof where, "imap uid %u", poll.uids[i]);
         rc = imap_fetch(c, poll.uidvalidity, poll.uids[i], &raw, err, errlen);
+        bool again = false;
+        if (rc == 0 && handle(in, p, engine, buf_str(&raw), raw.len, where, &again, err, errlen) ==
+                           INBOX_STARTED)
+            (*started)++;
+        if (rc == 0 && again) {
+            /* Neither marked nor passed by the checkpoint: the next poll
+             * takes it (and those after it) again, in order. */
+            char why[512];
+            snprintf(why, sizeof why, "%s", err);
+            snprintf(err, errlen, "%s: not handled yet: %s", where, why);
+            rc = ERR_NETWORK;
+        }
         if (rc == 0) {
-            if (handle(in, p, engine, buf_str(&raw), raw.len, where) == INBOX_STARTED)
-                (*started)++;
             imap_mark_handled(c, poll.uids[i], err, errlen);
             imap_checkpoint_advance(&ck, poll.uidvalidity, poll.uids[i]);
             char value[32];

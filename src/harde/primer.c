@@ -7,6 +7,7 @@
 #define _XOPEN_SOURCE 700
 #include "harde/primer.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -29,6 +30,8 @@
 #include "services/media/media.h"
 #include "services/render/render.h"
 #include "services/speech/speech.h"
+
+#define PRIMER_DEDUPE_FMT "primer:job:%lld" /* one run per job (inbox.h) */
 
 struct primer {
     struct harde_app *app;
@@ -77,6 +80,29 @@ static int need_file(const char *path, const char *what, char *err, size_t errle
     return ERR_IO;
 }
 
+/* Tells the engine's retry policy what kind of failure rc is. The services
+ * name an HTTP failure's status in their message ("... (HTTP 503 after 1
+ * attempt)", "... : HTTP 403 ..."), and net/smtp quotes an SMTP refusal's
+ * reply ("SMTP server h:p refused the message: 451 4.3.0 ..."): a 4xx SMTP
+ * reply is temporary, a 5xx one is not. Returns rc. */
+static int classify_failure(struct workflow_ctx *ctx, int rc, const char *err)
+{
+    if (rc != ERR_HTTP)
+        return rc;
+    const char *h = strstr(err, "HTTP ");
+    if (h && isdigit((unsigned char)h[5]) && isdigit((unsigned char)h[6]) &&
+        isdigit((unsigned char)h[7]) && !isdigit((unsigned char)h[8])) {
+        workflow_ctx_set_http_status(ctx, atoi(h + 5));
+        return rc;
+    }
+    const char *smtp = strstr(err, "SMTP server ");
+    const char *reply = smtp ? strstr(smtp, ": ") : NULL;
+    if (reply && (reply[2] == '4' || reply[2] == '5') && isdigit((unsigned char)reply[3]) &&
+        isdigit((unsigned char)reply[4]))
+        workflow_ctx_set_retryable(ctx, reply[2] == '4');
+    return rc;
+}
+
 /* A checkpoint marking an outside effect as done: "primer:<idempotency key>". */
 static char *mark_key(struct workflow_ctx *ctx)
 {
@@ -94,7 +120,7 @@ static int step_context(struct workflow_ctx *ctx, const json_t *input, json_t *o
     if (rc != 0) {
         if (rc == ERR_NOT_FOUND)
             workflow_ctx_set_retryable(ctx, false);
-        return rc;
+        return classify_failure(ctx, rc, err);
     }
     struct crm_customer c;
     rc = crm_customer_get(p->app->crm, job.customer_id, &c, err, errlen);
@@ -110,7 +136,7 @@ static int step_context(struct workflow_ctx *ctx, const json_t *input, json_t *o
         crm_customer_free(&c);
     }
     crm_job_free(&job);
-    return rc;
+    return classify_failure(ctx, rc, err);
 }
 
 /* ---- 2 script ------------------------------------------------------------- */
@@ -189,7 +215,7 @@ static int step_audio(struct workflow_ctx *ctx, const json_t *input, json_t *out
     free(raw);
     free(voice);
     free(dir);
-    return rc;
+    return classify_failure(ctx, rc, err);
 }
 
 /* ---- 4 render ------------------------------------------------------------- */
@@ -224,7 +250,7 @@ static int step_render(struct workflow_ctx *ctx, const json_t *input, json_t *ou
     }
     free(mp4);
     free(dir);
-    return rc;
+    return classify_failure(ctx, rc, err);
 }
 
 /* ---- 5 upload ------------------------------------------------------------- */
@@ -260,23 +286,26 @@ static int step_upload(struct workflow_ctx *ctx, const json_t *input, json_t *ou
     }
     delivery_link_free(&link);
     free(mark);
-    return rc;
+    return classify_failure(ctx, rc, err);
 }
 
 /* ---- 6 note --------------------------------------------------------------- */
 
-/* True when the job already has a note carrying ref (an earlier attempt). */
-static bool job_has_note(struct crm *crm, int64_t job_id, const char *ref)
+/* *found: whether the job already has a note carrying ref (an earlier
+ * attempt's). An error when the CRM cannot say: guessing "no" could write
+ * the note twice. */
+static int job_has_note(struct crm *crm, int64_t job_id, const char *ref, bool *found, char *err,
+                        size_t errlen)
 {
     struct crm_job job;
-    char err[256];
-    if (crm_job_get(crm, job_id, &job, err, sizeof err) != 0)
-        return false;
-    bool found = false;
-    for (size_t i = 0; i < job.note_count && !found; i++)
-        found = job.notes[i].text && strstr(job.notes[i].text, ref);
+    *found = false;
+    int rc = crm_job_get(crm, job_id, &job, err, errlen);
+    if (rc != 0)
+        return rc;
+    for (size_t i = 0; i < job.note_count && !*found; i++)
+        *found = job.notes[i].text && strstr(job.notes[i].text, ref);
     crm_job_free(&job);
-    return found;
+    return 0;
 }
 
 static int step_note(struct workflow_ctx *ctx, const json_t *input, json_t *outputs,
@@ -285,8 +314,9 @@ static int step_note(struct workflow_ctx *ctx, const json_t *input, json_t *outp
     struct primer *p = workflow_ctx_arg(ctx);
     int64_t job = input_job(input);
     char *ref = xasprintf("[ref %s]", workflow_ctx_idempotency_key(ctx));
-    int rc = 0;
-    if (!job_has_note(p->app->crm, job, ref)) {
+    bool found = false;
+    int rc = job_has_note(p->app->crm, job, ref, &found, err, errlen);
+    if (rc == 0 && !found) {
         char *text = xasprintf("Primer video ready: %s — it will be emailed to the homeowner "
                                "automatically. %s",
                                out_str(outputs, "upload", "url"), ref);
@@ -296,7 +326,7 @@ static int step_note(struct workflow_ctx *ctx, const json_t *input, json_t *outp
     if (rc == 0)
         *output = json_pack("{s:I, s:s}", "job_id", (json_int_t)job, "ref", ref);
     free(ref);
-    return rc;
+    return classify_failure(ctx, rc, err);
 }
 
 /* ---- 7 wait --------------------------------------------------------------- */
@@ -414,7 +444,7 @@ static int step_deliver(struct workflow_ctx *ctx, const json_t *input, json_t *o
     free(where);
     buf_free(&msg);
     free(mark);
-    return rc;
+    return classify_failure(ctx, rc, err);
 }
 
 /* ---- 9 cleanup ------------------------------------------------------------ */
@@ -453,20 +483,30 @@ static int step_cleanup(struct workflow_ctx *ctx, const json_t *input, json_t *o
     json_t *asset;
     json_array_foreach(json_object_get(json_object_get(outputs, "render"), "assets"), i, asset)
     {
-        if (render_cleanup(p->render, json_string_value(asset), err, errlen) != 0)
+        if (render_cleanup(p->render, json_string_value(asset), err, errlen) != 0) {
+            json_decref(removed);
             return ERR_NETWORK; /* retried: a cloud asset must not be left behind */
+        }
         json_array_append(removed, asset);
     }
     enum workflow_outcome outcome = workflow_ctx_outcome(ctx);
     if (outcome == WORKFLOW_OUTCOME_FAILED && p->app->crm) {
-        char *ref = xasprintf("[ref %s.failed]", workflow_ctx_run_id(ctx));
-        if (!job_has_note(p->app->crm, input_job(input), ref)) {
+        /* Retried like the rest of the cleanup: the rep must hear of it. */
+        /* One note per failure: a run retried and failing again says so again. */
+        char *ref = xasprintf("[ref %s.%s]", workflow_ctx_run_id(ctx), workflow_ctx_step(ctx));
+        bool found = false;
+        int rc = job_has_note(p->app->crm, input_job(input), ref, &found, err, errlen);
+        if (rc == 0 && !found) {
             char *text = xasprintf("The primer video could not be produced: %s. %s",
                                    workflow_ctx_reason(ctx), ref);
-            crm_note_add(p->app->crm, input_job(input), "Hard-E", text, NULL, err, errlen);
+            rc = crm_note_add(p->app->crm, input_job(input), "Hard-E", text, NULL, err, errlen);
             free(text);
         }
         free(ref);
+        if (rc != 0) {
+            json_decref(removed);
+            return classify_failure(ctx, rc, err);
+        }
     }
     *output =
         json_pack("{s:o, s:s}", "removed", removed, "outcome", workflow_outcome_name(outcome));
@@ -607,7 +647,7 @@ int primer_start(struct primer *p, struct workflow_engine *engine, int64_t job_i
     json_t *input = json_pack("{s:I, s:b, s:s}", "job_id", (json_int_t)job_id, "force", force,
                               "requested_by", requested_by ? requested_by : "");
     char key[64];
-    snprintf(key, sizeof key, "primer:job:%lld", (long long)job_id);
+    snprintf(key, sizeof key, PRIMER_DEDUPE_FMT, (long long)job_id);
     rc = workflow_start(engine, PRIMER_WORKFLOW, input, key, force, run_id, created);
     if (rc != 0)
         snprintf(err, errlen, "cannot start the primer run: %s", workflow_engine_error(engine));
@@ -636,8 +676,11 @@ json_t *primer_run_json(const struct store_run *run)
         run->current_step, "error", run->last_error, "attempts", run->attempts, "created_ms",
         (json_int_t)run->created_ms, "updated_ms", (json_int_t)run->updated_ms, "finished_ms",
         (json_int_t)run->finished_ms, "wake_at_ms", (json_int_t)run->wake_at_ms, "steps", steps);
+    long long job = 0;
     if (run->input)
         json_object_set(o, "job_id", json_object_get(run->input, "job_id"));
+    else if (run->dedupe_key && sscanf(run->dedupe_key, PRIMER_DEDUPE_FMT, &job) == 1)
+        json_object_set_new(o, "job_id", json_integer(job)); /* a list: no input */
     const char *url = out_str(outputs, "upload", "url");
     const char *sent = out_str(outputs, "deliver", "sent_to");
     json_object_set_new(o, "video_url", url ? json_string(url) : json_null());

@@ -156,7 +156,11 @@ size_t mail_reply_header_cb(char *data, size_t size, size_t n, void *user)
         if (r->in_ehlo) {
             r->in_ehlo = false;
             r->ehlo_done = true;
-            if (r->require_auth && !r->ehlo_auth) {
+            /* Before STARTTLS servers often hold AUTH back: judge the EHLO
+             * answer that follows the upgrade. */
+            bool before_tls = r->starttls_pending;
+            r->starttls_pending = false;
+            if (r->require_auth && !r->ehlo_auth && !before_tls) {
                 r->auth_missing = true;
                 return 0; /* aborts the transfer before MAIL FROM */
             }

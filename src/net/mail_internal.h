@@ -44,6 +44,7 @@ struct mail_reply {
     bool in_ehlo;                /* SMTP: inside a 250 answer that followed a 220 */
     int last_code;               /* SMTP: the code of the last complete answer */
     bool require_auth;           /* SMTP: abort when EHLO offers no AUTH */
+    bool starttls_pending;       /* SMTP: the next EHLO answer precedes STARTTLS */
     bool auth_missing;           /* SMTP: aborted for that reason */
 };
 

@@ -119,29 +119,77 @@ static size_t field_name_len(const char *line, size_t len, size_t *value_at)
     return n;
 }
 
+/* A header block being read. */
+struct field_reader {
+    const char *where; /* names the block in errors */
+    struct fields *f;
+    struct buf value; /* the value of the field being built */
+    const char *name; /* its name, or NULL before the first field */
+    size_t name_len;
+    size_t line_no;
+    char *err;
+    size_t errlen;
+};
+
+/* Takes one non-empty header line (without its line break). */
+static int field_line(struct field_reader *r, const char *line, size_t ll)
+{
+    if (memchr(line, '\0', ll)) {
+        snprintf(r->err, r->errlen, "%s header line %zu contains a NUL byte", r->where, r->line_no);
+        return ERR_PARSE;
+    }
+    if (line[0] == ' ' || line[0] == '\t') {
+        if (!r->name) {
+            snprintf(r->err, r->errlen,
+                     "%s header line %zu starts with white space but continues no field", r->where,
+                     r->line_no);
+            return ERR_PARSE;
+        }
+        buf_append(&r->value, line, ll); /* unfolding: the line break goes, blanks stay */
+        return 0;
+    }
+    size_t value_at = 0, n = field_name_len(line, ll, &value_at);
+    if (!n) {
+        snprintf(r->err, r->errlen,
+                 "%s line %zu is not a header field (\"%.*s\"): is the blank line between "
+                 "header and body missing?",
+                 r->where, r->line_no, (int)(ll < SHOW_MAX ? ll : SHOW_MAX), line);
+        return ERR_PARSE;
+    }
+    if (r->name)
+        fields_push(r->f, r->name, r->name_len, &r->value);
+    if (r->f->count >= MIME_MAX_FIELDS) {
+        snprintf(r->err, r->errlen, "%s has more than %d header fields", r->where, MIME_MAX_FIELDS);
+        return ERR_LIMIT;
+    }
+    r->name = line;
+    r->name_len = n;
+    buf_append(&r->value, line + value_at, ll - value_at);
+    return 0;
+}
+
 /* Parses the header block at the start of data[0..len) into f. Sets
  * *body_at to where the body starts (len when there is no blank line and
  * every line was a field). where names the block in errors. */
 static int parse_fields(const char *data, size_t len, bool top, const char *where, struct fields *f,
                         size_t *body_at, char *err, size_t errlen)
 {
-    struct buf value;
-    buf_init(&value, 0);
-    const char *name = NULL; /* the field being built */
-    size_t name_len = 0, pos = 0, line_no = 0;
+    struct field_reader r = {.where = where, .f = f, .err = err, .errlen = errlen};
+    buf_init(&r.value, 0);
+    size_t pos = 0;
     int rc = 0;
     if (top && len >= 5 && memcmp(data, "From ", 5) == 0) { /* an mbox separator line */
         const char *nl = memchr(data, '\n', len);
         pos = nl ? (size_t)(nl - data) + 1 : len;
-        line_no++;
+        r.line_no++;
     }
     *body_at = len;
-    while (pos < len) {
-        line_no++;
+    while (pos < len && rc == 0) {
+        r.line_no++;
         const char *line = data + pos;
         const char *nl = memchr(line, '\n', len - pos);
         size_t next = nl ? (size_t)(nl - data) + 1 : len;
-        size_t ll = (nl ? (size_t)(nl - line) : len - pos);
+        size_t ll = nl ? (size_t)(nl - line) : len - pos;
         if (ll && line[ll - 1] == '\r')
             ll--;
         if (ll == 0) {
@@ -152,50 +200,14 @@ static int parse_fields(const char *data, size_t len, bool top, const char *wher
             snprintf(err, errlen, "%s header is larger than %u bytes", where,
                      MIME_MAX_HEADER_BYTES);
             rc = ERR_LIMIT;
-            goto out;
+            break;
         }
-        if (memchr(line, '\0', ll)) {
-            snprintf(err, errlen, "%s header line %zu contains a NUL byte", where, line_no);
-            rc = ERR_PARSE;
-            goto out;
-        }
-        size_t value_at = 0;
-        if (line[0] == ' ' || line[0] == '\t') {
-            if (!name) {
-                snprintf(err, errlen,
-                         "%s header line %zu starts with white space but continues no field", where,
-                         line_no);
-                rc = ERR_PARSE;
-                goto out;
-            }
-            buf_append(&value, line, ll); /* unfolding: the line break goes, blanks stay */
-        } else {
-            size_t n = field_name_len(line, ll, &value_at);
-            if (!n) {
-                snprintf(err, errlen,
-                         "%s line %zu is not a header field (\"%.*s\"): is the blank line "
-                         "between header and body missing?",
-                         where, line_no, (int)(ll < SHOW_MAX ? ll : SHOW_MAX), line);
-                rc = ERR_PARSE;
-                goto out;
-            }
-            if (name)
-                fields_push(f, name, name_len, &value);
-            if (f->count >= MIME_MAX_FIELDS) {
-                snprintf(err, errlen, "%s has more than %d header fields", where, MIME_MAX_FIELDS);
-                rc = ERR_LIMIT;
-                goto out;
-            }
-            name = line;
-            name_len = n;
-            buf_append(&value, line + value_at, ll - value_at);
-        }
+        rc = field_line(&r, line, ll);
         pos = next;
     }
-    if (name)
-        fields_push(f, name, name_len, &value);
-out:
-    buf_free(&value);
+    if (!rc && r.name)
+        fields_push(f, r.name, r.name_len, &r.value);
+    buf_free(&r.value);
     return rc;
 }
 

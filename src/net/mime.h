@@ -17,7 +17,8 @@
  * line ends, no line over 78 characters, and no line that starts with a dot
  * (dot-safe for SMTP DATA) or "From " (safe for mbox).
  *
- * Pure: no I/O, no globals (mime_message_id_new reads /dev/urandom). */
+ * Pure: no network, no files, no shared state (except that
+ * mime_message_id_new reads /dev/urandom). */
 #ifndef HARDE_NET_MIME_H
 #define HARDE_NET_MIME_H
 
@@ -31,7 +32,7 @@
 #define MIME_MAX_FIELDS       1000         /* header fields in one block */
 #define MIME_MAX_DEPTH        16           /* multipart nesting */
 #define MIME_MAX_PARTS        500          /* parts in the whole message */
-#define MIME_MAX_ADDRESSES    500          /* addresses in one header */
+#define MIME_MAX_ADDRESSES    500          /* addresses per header name (To, Cc, …) */
 #define MIME_MAX_TEXT         (8u << 20)   /* decoded body text, and the HTML */
 
 /* One header field as written, unfolded (line breaks removed) and trimmed;
@@ -75,7 +76,8 @@ struct mime_message {
     char *message_id;  /* without the angle brackets; "" when absent */
     char *date;        /* the Date header as written; "" when absent */
     int64_t date_unix; /* seconds since the epoch; -1 when absent or unreadable */
-    char *text;        /* the body text in UTF-8 with "\n" line ends */
+    char *text;        /* the body text in UTF-8 with "\n" line ends; inline text/plain
+                        * parts joined, else the HTML rendered; "" if blank */
     char *html;        /* the HTML body in UTF-8, or NULL when there is none */
     enum mime_text_source text_source;
     struct mime_attachment *attachments;
@@ -88,7 +90,8 @@ struct mime_message {
  *   ERR_PARSE  malformed: empty input, a line that is not a header field
  *              before the blank line, a multipart without its boundary or
  *              closing delimiter, invalid base64, an unsupported transfer
- *              encoding or charset on a body part, a broken From header, …;
+ *              encoding or charset on a body part, a broken address header,
+ *              more than one From header, …;
  *   ERR_LIMIT  a bound above (or max_len) was exceeded;
  *   ERR_INVALID raw is NULL;
  * with a sentence in err saying what and where. */

@@ -123,6 +123,62 @@ static int smtp_error(CURL *easy, CURLcode cc, const struct mail_reply *reply, c
     return mail_transport_error(easy, cc, errbuf, "SMTP", ep, err, errlen);
 }
 
+/* The EHLO name: the sender's domain when it is a plain host name. */
+static const char *ehlo_name(const char *from)
+{
+    const char *domain = strrchr(from, '@') + 1;
+    size_t plain =
+        strspn(domain, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-");
+    return domain[plain] == '\0' ? domain : "localhost";
+}
+
+/* One SMTP transaction of data (CRLF text) on a fresh libcurl handle. */
+static int transfer(const struct smtp_config *cfg, const struct mail_endpoint *ep, const char *from,
+                    const char *const *rcpts, size_t rcpt_count, const struct buf *data, char *err,
+                    size_t errlen)
+{
+    mail_curl_init();
+    CURL *easy = curl_easy_init();
+    if (!easy) {
+        fputs("harde: libcurl handle creation failed\n", stderr);
+        abort();
+    }
+    struct upload up = {.data = data->data, .len = data->len};
+    struct curl_slist *rcpt_list = NULL;
+    char sender[SMTP_ADDR_MAX + 3], url[SMTP_URL_MAX], errbuf[CURL_ERROR_SIZE];
+    for (size_t i = 0; i < rcpt_count; i++) {
+        char one[SMTP_ADDR_MAX + 3];
+        snprintf(one, sizeof one, "<%s>", rcpts[i]);
+        rcpt_list = curl_slist_append(rcpt_list, one);
+    }
+    snprintf(sender, sizeof sender, "<%s>", from);
+    snprintf(url, sizeof url, "%s/%s", ep->base, ehlo_name(from)); /* the path is the EHLO name */
+    bool auth = cfg->user && cfg->user[0];
+    struct mail_reply reply = {.require_auth = auth,
+                               .starttls_pending = cfg->starttls && !ep->implicit_tls};
+    mail_curl_common(easy, url, "smtp,smtps", cfg->starttls && !ep->implicit_tls, cfg->ca_file,
+                     cfg->user, cfg->password,
+                     cfg->connect_timeout_ms > 0 ? cfg->connect_timeout_ms
+                                                 : SMTP_DEFAULT_CONNECT_TIMEOUT_MS,
+                     cfg->timeout_ms > 0 ? cfg->timeout_ms : SMTP_DEFAULT_TIMEOUT_MS, errbuf,
+                     &reply, cfg->cancel);
+    curl_easy_setopt(easy, CURLOPT_MAIL_FROM, sender);
+    curl_easy_setopt(easy, CURLOPT_MAIL_RCPT, rcpt_list);
+    curl_easy_setopt(easy, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(easy, CURLOPT_READFUNCTION, read_cb);
+    curl_easy_setopt(easy, CURLOPT_READDATA, &up);
+    curl_easy_setopt(easy, CURLOPT_INFILESIZE_LARGE, (curl_off_t)data->len);
+    CURLcode cc = curl_easy_perform(easy);
+    int rc = 0;
+    if (cc != CURLE_OK) {
+        rc = smtp_error(easy, cc, &reply, errbuf, cfg, ep, err, errlen);
+        log_debug("smtp", "send to %s failed: %s", ep->hostport, err);
+    }
+    curl_slist_free_all(rcpt_list);
+    curl_easy_cleanup(easy);
+    return rc;
+}
+
 int smtp_send(const struct smtp_config *cfg, const char *from, const char *const *rcpts,
               size_t rcpt_count, const char *message, size_t len, char *err, size_t errlen)
 {
@@ -147,53 +203,12 @@ int smtp_send(const struct smtp_config *cfg, const char *from, const char *const
                  SMTP_MAX_MESSAGE);
         return ERR_LIMIT;
     }
-    mail_curl_init();
-    CURL *easy = curl_easy_init();
-    if (!easy) {
-        fputs("harde: libcurl handle creation failed\n", stderr);
-        abort();
-    }
     if (auth)
         log_add_secret(cfg->password);
     struct buf data;
     buf_init(&data, 0);
     to_crlf(message, len, &data);
-    struct upload up = {.data = data.data, .len = data.len};
-    struct curl_slist *rcpt_list = NULL;
-    char sender[SMTP_ADDR_MAX + 3], url[SMTP_URL_MAX], errbuf[CURL_ERROR_SIZE];
-    for (size_t i = 0; i < rcpt_count; i++) {
-        char one[SMTP_ADDR_MAX + 3];
-        snprintf(one, sizeof one, "<%s>", rcpts[i]);
-        rcpt_list = curl_slist_append(rcpt_list, one);
-    }
-    snprintf(sender, sizeof sender, "<%s>", from);
-    /* The URL's path is the EHLO name: the sender's domain when it is a
-     * plain host name. */
-    const char *domain = strrchr(from, '@') + 1;
-    if (strspn(domain, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") !=
-        strlen(domain))
-        domain = "localhost";
-    snprintf(url, sizeof url, "%s/%s", ep.base, domain);
-    struct mail_reply reply = {.require_auth = auth};
-    mail_curl_common(easy, url, "smtp,smtps", cfg->starttls && !ep.implicit_tls, cfg->ca_file,
-                     cfg->user, cfg->password,
-                     cfg->connect_timeout_ms > 0 ? cfg->connect_timeout_ms
-                                                 : SMTP_DEFAULT_CONNECT_TIMEOUT_MS,
-                     cfg->timeout_ms > 0 ? cfg->timeout_ms : SMTP_DEFAULT_TIMEOUT_MS, errbuf,
-                     &reply, cfg->cancel);
-    curl_easy_setopt(easy, CURLOPT_MAIL_FROM, sender);
-    curl_easy_setopt(easy, CURLOPT_MAIL_RCPT, rcpt_list);
-    curl_easy_setopt(easy, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt(easy, CURLOPT_READFUNCTION, read_cb);
-    curl_easy_setopt(easy, CURLOPT_READDATA, &up);
-    curl_easy_setopt(easy, CURLOPT_INFILESIZE_LARGE, (curl_off_t)data.len);
-    CURLcode cc = curl_easy_perform(easy);
-    if (cc != CURLE_OK) {
-        rc = smtp_error(easy, cc, &reply, errbuf, cfg, &ep, err, errlen);
-        log_debug("smtp", "send to %s failed: %s", ep.hostport, err);
-    }
-    curl_slist_free_all(rcpt_list);
-    curl_easy_cleanup(easy);
+    rc = transfer(cfg, &ep, from, rcpts, rcpt_count, &data, err, errlen);
     buf_free(&data);
     return rc;
 }

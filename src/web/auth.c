@@ -62,13 +62,14 @@ static void make_dummy(void)
 bool web_password_verify(const char *hash, const char *password)
 {
     size_t len = password ? strlen(password) : 0;
-    bool real = hash && strncmp(hash, crypto_pwhash_STRPREFIX, strlen(crypto_pwhash_STRPREFIX)) == 0;
+    bool real =
+        hash && strncmp(hash, crypto_pwhash_STRPREFIX, strlen(crypto_pwhash_STRPREFIX)) == 0;
     if (len > WEB_PASSWORD_MAX)
         len = WEB_PASSWORD_MAX;
     if (!real) {
         pthread_once(&dummy_once, make_dummy);
-        if (dummy_hash[0])
-            (void)crypto_pwhash_str_verify(dummy_hash, password ? password : "", len);
+        if (dummy_hash[0] && crypto_pwhash_str_verify(dummy_hash, password ? password : "", len))
+            return false; /* the expected outcome: the work is what matters */
         return false;
     }
     return crypto_pwhash_str_verify(hash, password ? password : "", len) == 0;

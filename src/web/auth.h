@@ -18,14 +18,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define WEB_PASSWORD_MIN     8   /* characters (bytes) of a new password */
-#define WEB_PASSWORD_MAX     256 /* bytes of a password */
-#define WEB_PASSWORD_HASH    128 /* bytes of a hash string, NUL included */
-#define WEB_TOKEN_BYTES      32  /* random bytes of a token */
-#define WEB_TOKEN_HEX        64  /* hex digits of a token (without its prefix) */
-#define WEB_TOKEN_MAX        80  /* bytes of a token with prefix, NUL included */
-#define WEB_DIGEST_HEX       64  /* hex digits of a SHA-256 */
-#define WEB_BEARER_PREFIX    "hde_"
+#define WEB_PASSWORD_MIN  8   /* characters (bytes) of a new password */
+#define WEB_PASSWORD_MAX  256 /* bytes of a password */
+#define WEB_PASSWORD_HASH 128 /* bytes of a hash string, NUL included */
+#define WEB_TOKEN_BYTES   32  /* random bytes of a token */
+#define WEB_TOKEN_HEX     64  /* hex digits of a token (without its prefix) */
+#define WEB_TOKEN_MAX     80  /* bytes of a token with prefix, NUL included */
+#define WEB_DIGEST_HEX    64  /* hex digits of a SHA-256 */
+#define WEB_BEARER_PREFIX "hde_"
 
 /* Initialises libsodium. 0, or ERR_CONFIG when it cannot start. */
 int web_auth_init(void);

@@ -17,13 +17,15 @@
 #include "base/buf.h"
 #include "base/xalloc.h"
 
-#define MAX_COUNTERS  512
-#define MAX_HISTS     64
-#define LABELS_MAX    256
-#define RENDER_MAX    (1 << 20)
+#define MAX_COUNTERS       512
+#define MAX_HISTS          64
+#define RESERVED_FOR_OTHER 16
+#define OTHER              "other=\"true\""
+#define LABELS_MAX         256
+#define RENDER_MAX         (1 << 20)
 
-static const double BOUNDS[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                0.1,    0.25,  0.5,    1,     2.5,  5,     10, 30, 60};
+static const double BOUNDS[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                0.25,   0.5,   1,      2.5,   5,    10,    30,   60};
 #define NBOUNDS (sizeof BOUNDS / sizeof BOUNDS[0])
 
 static const char F_REQUESTS[] = "harde_http_requests_total";
@@ -109,7 +111,8 @@ static void label(char *out, size_t outlen, const char *name, const char *value)
 }
 
 /* Adds delta to a counter (lock held); the series is created when new, or
- * counted under other="true" when the table is full. */
+ * counted under other="true" when the table is full (a few slots are kept
+ * for the families' "other" series). */
 static void add(struct web_metrics *m, const char *family, const char *labels, double delta)
 {
     for (size_t i = 0; i < m->n_counters; i++) {
@@ -119,10 +122,13 @@ static void add(struct web_metrics *m, const char *family, const char *labels, d
             return;
         }
     }
-    if (m->n_counters == MAX_COUNTERS - 1 && strcmp(labels, "other=\"true\"") != 0) {
-        add(m, family, "other=\"true\"", delta);
+    bool other = strcmp(labels, OTHER) == 0;
+    if (!other && m->n_counters >= MAX_COUNTERS - RESERVED_FOR_OTHER) {
+        add(m, family, OTHER, delta);
         return;
     }
+    if (m->n_counters == MAX_COUNTERS)
+        return;
     struct counter *c = &m->counters[m->n_counters++];
     c->family = family;
     snprintf(c->labels, sizeof c->labels, "%s", labels);
@@ -223,8 +229,8 @@ long web_metrics_turns(struct web_metrics *m, const char *outcome)
     return (long)total;
 }
 
-static void render_series(struct buf *b, const char *family, const char *suffix,
-                          const char *labels, const char *extra, double value)
+static void render_series(struct buf *b, const char *family, const char *suffix, const char *labels,
+                          const char *extra, double value)
 {
     bool any = labels[0] || (extra && extra[0]);
     buf_printf(b, "%s%s%s%s%s%s%s %.17g\n", family, suffix, any ? "{" : "", labels,
@@ -246,11 +252,11 @@ static void render_hist(struct buf *b, const struct hist *h)
 
 static void render_gauges(struct buf *b, const struct web_metrics_gauges *g)
 {
-    buf_printf(b, "# HELP harde_http_active_streams Server-Sent Events streams open now.\n"
-                  "# TYPE harde_http_active_streams gauge\nharde_http_active_streams %d\n",
+    buf_printf(b,
+               "# HELP harde_http_active_streams Server-Sent Events streams open now.\n"
+               "# TYPE harde_http_active_streams gauge\nharde_http_active_streams %d\n",
                g->active_streams);
-    static const char *const names[] = {"harde_workers", "harde_workers_busy",
-                                        "harde_queue_depth"};
+    static const char *const names[] = {"harde_workers", "harde_workers_busy", "harde_queue_depth"};
     static const char *const helps[] = {"Worker threads started, by pool.",
                                         "Worker threads running a job, by pool.",
                                         "Jobs waiting for a worker, by pool."};

@@ -121,8 +121,8 @@ int web_reply_error(struct http_req *req, int status, const char *code, json_t *
     va_start(ap, fmt);
     vsnprintf(message, sizeof message, fmt, ap);
     va_end(ap);
-    json_t *err = json_pack("{s:s, s:s}", "code", code ? code : http_error_code(status),
-                            "message", message);
+    json_t *err =
+        json_pack("{s:s, s:s}", "code", code ? code : http_error_code(status), "message", message);
     if (!err) /* a message that is not UTF-8 */
         err = json_pack("{s:s, s:s}", "code", code ? code : http_error_code(status), "message",
                         "(unprintable message)");
@@ -151,9 +151,8 @@ int web_body_object(struct http_req *req, bool empty_ok, json_t **out)
     json_error_t jerr;
     json_t *v = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, &jerr);
     if (!v) {
-        web_reply_error(req, 400, "bad_request", NULL,
-                        "malformed JSON at line %d, column %d: %s", jerr.line, jerr.column,
-                        jerr.text);
+        web_reply_error(req, 400, "bad_request", NULL, "malformed JSON at line %d, column %d: %s",
+                        jerr.line, jerr.column, jerr.text);
         return ERR_PARSE;
     }
     if (!json_is_object(v)) {
@@ -251,7 +250,8 @@ static int identify(struct web_call *call)
         who->cookie = true;
         return 0;
     }
-    return unauthorized(call, "sign in first (POST /v1/login), or send Authorization: Bearer TOKEN");
+    return unauthorized(call,
+                        "sign in first (POST /v1/login), or send Authorization: Bearer TOKEN");
 }
 
 static bool changes_state(const char *method)
@@ -278,7 +278,8 @@ static int authorize(struct web_call *call)
         return unauthorized(call, "this account no longer exists");
     }
     if (rc != 0) {
-        web_reply_error(req, 500, NULL, NULL, "the store: %s", store_error(call->worker->app.store));
+        web_reply_error(req, 500, NULL, NULL, "the store: %s",
+                        store_error(call->worker->app.store));
         return rc;
     }
     call->who.role = u.role;
@@ -351,8 +352,8 @@ static void api_drop(void *job)
 
 /* ---- routes answered on the HTTP threads ----------------------------------------- */
 
-#define PAGE_CSP                                                                               \
-    "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "           \
+#define PAGE_CSP                                                                                   \
+    "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "               \
     "frame-ancestors 'none'; form-action 'self'"
 
 static bool etag_matches(const char *if_none_match, const char *etag)
@@ -420,7 +421,10 @@ struct long_key {
     size_t offset;
 };
 
-#define SETTING(field, def) {#field, def, offsetof(struct web_settings, field)}
+#define SETTING(field, def)                                                                        \
+    {                                                                                              \
+#field, def, offsetof(struct web_settings, field)                                          \
+    }
 
 static const struct long_key LONG_KEYS[] = {
     SETTING(port, WEB_DEFAULT_PORT),
@@ -464,11 +468,11 @@ static int read_settings(struct web_server *ws, const struct web_options *opts, 
     }
     if ((rc = config_get_bool(cfg, "web", "secure_cookies", false, &set->secure_cookies, err,
                               errlen)) != 0 ||
-        (rc = config_get_bool(cfg, "web", "trust_proxy", false, &set->trust_proxy, err,
-                              errlen)) != 0)
+        (rc = config_get_bool(cfg, "web", "trust_proxy", false, &set->trust_proxy, err, errlen)) !=
+            0)
         return rc;
-    set->host = xstrdup(opts->host ? opts->host
-                                   : config_get(cfg, "web", "host", HTTP_SERVER_DEFAULT_HOST));
+    set->host =
+        xstrdup(opts->host ? opts->host : config_get(cfg, "web", "host", HTTP_SERVER_DEFAULT_HOST));
     if (opts->port >= 0)
         set->port = opts->port;
     if (set->port > 65535) {
@@ -600,8 +604,8 @@ static int open_shared(struct web_server *ws, char *err, size_t errlen)
     char inner[512];
     if (!harde_app_kb(m, inner, sizeof inner))
         log_warn("web", "the playbook index is not usable yet: %s", inner);
-    ws->crm = crm_pool_open(m->config, m->data_dir, m->share_dir,
-                            (size_t)ws->set.crm_connections, inner, sizeof inner);
+    ws->crm = crm_pool_open(m->config, m->data_dir, m->share_dir, (size_t)ws->set.crm_connections,
+                            inner, sizeof inner);
     if (!ws->crm) {
         snprintf(err, errlen, "the CRM: %s", inner);
         return ERR_CONFIG;

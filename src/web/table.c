@@ -15,9 +15,9 @@
 
 struct entry {
     char key[WEB_TABLE_KEY_MAX];
-    size_t next;       /* next in the hash chain, or in the free list */
-    size_t prev_lru;   /* towards head */
-    size_t next_lru;   /* towards tail */
+    size_t next;     /* next in the hash chain, or in the free list */
+    size_t prev_lru; /* towards head */
+    size_t next_lru; /* towards tail */
     bool used;
 };
 

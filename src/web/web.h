@@ -39,9 +39,9 @@ struct web_options {
 
 /* What opening did that a person should be told once. */
 struct web_open_info {
-    bool admin_created;          /* the store had no users: "admin" was created */
+    bool admin_created;           /* the store had no users: "admin" was created */
     bool admin_password_from_env; /* ... with HARDE_ADMIN_PASSWORD */
-    char admin_password[80];     /* ... else with this one-time password */
+    char admin_password[80];      /* ... else with this one-time password */
 };
 
 /* Opens everything a server needs (not listening yet). When the store has no

@@ -30,15 +30,15 @@
 #include "web/table.h"
 #include "web/web.h"
 
-#define WEB_COOKIE          "harde_session"
-#define WEB_TEAM_MAX        128            /* bytes of a team name */
-#define WEB_TEXT_MAX        16000          /* bytes of a chat message */
-#define WEB_TITLE_MAX       200            /* bytes of a session title */
-#define WEB_WORKER_STACK    (2u << 20)     /* stack of a worker thread */
-#define WEB_RETRY_AFTER_S   5              /* Retry-After of a 503 when a queue is full */
-#define WEB_PASSWORD_SLOTS  2              /* Argon2 checks at once (64 MiB each) */
-#define WEB_SESSION_LIST    100            /* sessions one list returns */
-#define WEB_CRM_HITS        10             /* customers one CRM search returns */
+#define WEB_COOKIE         "harde_session"
+#define WEB_TEAM_MAX       128        /* bytes of a team name */
+#define WEB_TEXT_MAX       16000      /* bytes of a chat message */
+#define WEB_TITLE_MAX      200        /* bytes of a session title */
+#define WEB_WORKER_STACK   (2u << 20) /* stack of a worker thread */
+#define WEB_RETRY_AFTER_S  5          /* Retry-After of a 503 when a queue is full */
+#define WEB_PASSWORD_SLOTS 2          /* Argon2 checks at once (64 MiB each) */
+#define WEB_SESSION_LIST   100        /* sessions one list returns */
+#define WEB_CRM_HITS       10         /* customers one CRM search returns */
 
 struct web_settings {
     char *host;
@@ -69,8 +69,8 @@ struct web_server {
     struct web_settings set;
     struct harde_app main; /* owns the shared model, intents, price book, config */
     struct http_server *http;
-    struct crm *crm;           /* the proxy every worker app uses (crm_pool.h) */
-    struct store_pool *saves;  /* connections the turn workers borrow to save */
+    struct crm *crm;          /* the proxy every worker app uses (crm_pool.h) */
+    struct store_pool *saves; /* connections the turn workers borrow to save */
     struct web_worker *api_workers, *turn_workers;
     void **api_ctx, **turn_ctx;
     struct web_pool *api, *turns;
@@ -152,6 +152,11 @@ const char *web_client_addr(const struct web_server *ws, struct http_req *req);
 char *web_json_text(const json_t *value);
 /* {"name","role","team"} of a principal (new). */
 json_t *web_user_json(const char *name, enum store_role role, const char *team);
+
+/* The workflow state for people: {"kind", "title", "fields": [{"name", "label",
+ * "value"?, "required", "filled"}], "missing": [label…], "awaiting_confirmation"}
+ * (new), or JSON null when h is NULL. */
+json_t *web_state_json(const struct state_header *h);
 
 /* Marks session id busy (a turn queued or running); false when it already was. */
 bool web_busy_enter(struct web_server *ws, const char *id);

@@ -189,8 +189,8 @@ static int check_step(struct workflow_engine *e, const struct workflow *wf, size
     if (s->kind == WORKFLOW_STEP_CLEANUP)
         *cleanup_seen = true;
     else if (*cleanup_seen)
-        return wf_fail(e, ERR_INVALID, "workflow %s: step %s comes after a cleanup step",
-                       wf->name, s->name);
+        return wf_fail(e, ERR_INVALID, "workflow %s: step %s comes after a cleanup step", wf->name,
+                       s->name);
     return check_retry(e, wf, i);
 }
 
@@ -220,8 +220,7 @@ int workflow_register(struct workflow_engine *e, const struct workflow *wf, void
 /* ---- steering runs --------------------------------------------------------------- */
 
 int workflow_start(struct workflow_engine *e, const char *workflow, const json_t *input,
-                   const char *dedupe_key, bool force, char run_id[STORE_ID_MAX + 1],
-                   bool *created)
+                   const char *dedupe_key, bool force, char run_id[STORE_ID_MAX + 1], bool *created)
 {
     e->error[0] = '\0';
     run_id[0] = '\0';
@@ -260,14 +259,15 @@ static int cancel_run(struct workflow_engine *e, struct store_run *run, const ch
     if (store_run_status_final(run->status))
         return wf_fail(e, ERR_CONFLICT, "run %s is already %s", run->id,
                        store_run_status_name(run->status));
+    /* A failed run that was retried and not picked up yet: begin its new
+     * generation here, so the cancellation applies to it. That needs the
+     * table (which steps are cleanup steps); nothing else does. */
     const struct wf_entry *def = wf_find_def(e, run->workflow);
-    if (!def)
+    if (!def && run->status == STORE_RUN_PENDING && run->step_count > 0)
         return wf_fail(e, ERR_INVALID, "run %s: workflow %s is not registered here", run->id,
                        run->workflow);
-    /* A failed run that was retried and not picked up yet: begin its new
-     * generation here, so the cancellation applies to it. */
     bool recorded = false;
-    int rc = wf_begin_retry(e, def, run, &recorded);
+    int rc = def ? wf_begin_retry(e, def, run, &recorded) : 0;
     if (rc)
         return rc;
     if (recorded) {

@@ -16,7 +16,10 @@
  *  - A failing step is retried per its policy (struct workflow_retry): the
  *    backoff is stored as the run's wake-up time (status WAITING), never
  *    slept in a process. A step that fails for good (not retryable, or out of
- *    attempts) fails the run with the reason.
+ *    attempts) fails the run with the reason. An attempt killed in flight
+ *    counts as an attempt; when it was the last one, the step fails ("the
+ *    worker running attempt N was lost"), so a step that crashes its worker
+ *    every time cannot hold a run forever.
  *  - WAIT steps are durable timers: the step's function says when to wake
  *    (workflow_ctx_wait_for/_until), the engine records that time with the
  *    step's output and parks the run; any worker resumes it on time, after
@@ -25,7 +28,12 @@
  *    cancellation — and are themselves durable and retried. They see the
  *    outputs recorded so far (temporary files, cloud assets to remove) and
  *    the outcome (workflow_ctx_outcome). Only after them does the run reach
- *    its final status.
+ *    its final status. A cleanup step that fails for good fails the run
+ *    (even one whose main steps succeeded: leftovers need a person) and
+ *    workflow_retry resumes the cleanup. Note that after a failure the
+ *    cleanup runs before any retry: what a resumed step needs from earlier
+ *    steps (a temporary file) must be kept by the cleanup when the outcome
+ *    is FAILED, or be re-creatable by the step that needs it.
  *  - One worker executes a run at a time: a store lease named "run:ID" held
  *    by the worker's name. Its time to live is the step's timeout plus a
  *    grace period, and it is renewed before every step (see timeout_ms). A
@@ -65,9 +73,9 @@
 
 #include "store/store.h"
 
-#define WORKFLOW_STEPS_MAX           32     /* steps in one workflow */
-#define WORKFLOW_STEP_NAME_MAX       48     /* [A-Za-z0-9_-], not starting with '_' */
-#define WORKFLOW_WORKFLOWS_MAX       32     /* workflows one engine knows */
+#define WORKFLOW_STEPS_MAX           32 /* steps in one workflow */
+#define WORKFLOW_STEP_NAME_MAX       48 /* [A-Za-z0-9_-], not starting with '_' */
+#define WORKFLOW_WORKFLOWS_MAX       32 /* workflows one engine knows */
 #define WORKFLOW_ATTEMPTS_DEFAULT    3
 #define WORKFLOW_ATTEMPTS_MAX        100
 #define WORKFLOW_BACKOFF_DEFAULT_MS  1000
@@ -78,6 +86,7 @@
 #define WORKFLOW_ERROR_MAX           512      /* workflow_engine_error's buffer */
 #define WORKFLOW_STEP_ERROR_MAX      1024     /* the err buffer a step function fills */
 #define WORKFLOW_IDEMPOTENCY_KEY_MAX (STORE_ID_MAX + 1 + STORE_NAME_MAX)
+#define WORKFLOW_LEASE_PREFIX        "run:" /* the lease on run ID is named "run:ID" */
 
 struct workflow_engine;
 struct workflow_ctx;
@@ -91,8 +100,8 @@ struct workflow_ctx;
 #define WORKFLOW_RETRY_HTTP_5XX   (1u << 3) /* ERR_HTTP with status 500-599 */
 #define WORKFLOW_RETRY_IO         (1u << 4) /* ERR_IO (a local disk or process hiccup) */
 #define WORKFLOW_RETRY_CONFLICT   (1u << 5) /* ERR_CONFLICT */
-#define WORKFLOW_RETRY_DEFAULT                                                                 \
-    (WORKFLOW_RETRY_NETWORK | WORKFLOW_RETRY_TIMEOUT | WORKFLOW_RETRY_RATE_LIMIT |              \
+#define WORKFLOW_RETRY_DEFAULT                                                                     \
+    (WORKFLOW_RETRY_NETWORK | WORKFLOW_RETRY_TIMEOUT | WORKFLOW_RETRY_RATE_LIMIT |                 \
      WORKFLOW_RETRY_HTTP_5XX)
 
 /* Decides instead of the flags: code is the step's ERR_* code, http_status
@@ -116,7 +125,7 @@ enum workflow_step_kind {
 
 /* What the run's main steps came to, as cleanup steps see it. */
 enum workflow_outcome {
-    WORKFLOW_OUTCOME_NONE,      /* main steps still running (a normal or WAIT step asks) */
+    WORKFLOW_OUTCOME_NONE, /* main steps still running (a normal or WAIT step asks) */
     WORKFLOW_OUTCOME_SUCCEEDED,
     WORKFLOW_OUTCOME_FAILED,
     WORKFLOW_OUTCOME_CANCELLED,
@@ -132,14 +141,13 @@ enum workflow_outcome {
  * so whatever it does outside must be safe to repeat: use the idempotency
  * key, derive temporary names from the run id. */
 typedef int (*workflow_step_fn)(struct workflow_ctx *ctx, const json_t *input,
-                                json_t *outputs_so_far, json_t **output, char *err,
-                                size_t errlen);
+                                json_t *outputs_so_far, json_t **output, char *err, size_t errlen);
 
 struct workflow_step {
     const char *name; /* 1–WORKFLOW_STEP_NAME_MAX of [A-Za-z0-9_-], not starting with '_' */
     workflow_step_fn fn;
     enum workflow_step_kind kind;
-    bool effects;     /* it changes the outside world: it gets an idempotency key */
+    bool effects; /* it changes the outside world: it gets an idempotency key */
     struct workflow_retry retry;
     /* How long one attempt may take; 0: WORKFLOW_TIMEOUT_DEFAULT_MS. The
      * engine cannot interrupt a C function, so the step bounds its own work
@@ -175,15 +183,15 @@ struct workflow_event {
     enum workflow_event_kind kind;
     const char *run_id;
     const char *workflow;
-    const char *step;       /* the recorded step name; NULL for RUN_FINISHED */
-    size_t step_index;      /* its place in the table (0-based) */
-    size_t step_count;      /* the table's size */
-    int attempt;            /* 1-based, since the run started or was last retried */
+    const char *step;  /* the recorded step name; NULL for RUN_FINISHED */
+    size_t step_index; /* its place in the table (0-based) */
+    size_t step_count; /* the table's size */
+    int attempt;       /* 1-based, since the run started or was last retried */
     int max_attempts;
-    int64_t duration_ms;    /* STEP_SUCCEEDED, STEP_FAILED: how long the attempt took */
-    int64_t wake_at_ms;     /* RETRY_SCHEDULED, WAITING */
-    int code;               /* STEP_FAILED: the step's ERR_* code */
-    const char *error;      /* STEP_FAILED, RUN_FINISHED (failed or cancelled): the reason */
+    int64_t duration_ms;          /* STEP_SUCCEEDED, STEP_FAILED: how long the attempt took */
+    int64_t wake_at_ms;           /* RETRY_SCHEDULED, WAITING */
+    int code;                     /* STEP_FAILED: the step's ERR_* code */
+    const char *error;            /* STEP_FAILED, RUN_FINISHED (failed or cancelled): the reason */
     enum store_run_status status; /* RUN_FINISHED */
 };
 
@@ -245,11 +253,13 @@ int workflow_register(struct workflow_engine *e, const struct workflow *wf, void
 int workflow_start(struct workflow_engine *e, const char *workflow, const json_t *input,
                    const char *dedupe_key, bool force, char run_id[STORE_ID_MAX + 1],
                    bool *created);
-/* Asks a run to stop: its cleanup steps then run and it ends CANCELLED. A
+/* Asks a run to stop: its cleanup steps then run and it ends CANCELLED with
+ * last_error "cancelled: REASON" ("cancelled" when reason is NULL or ""). A
  * step already running finishes first; a waiting run (a timer, a backoff) is
- * woken at once. reason (NULL: "cancelled") is kept. 0 also when it was
- * already asked; ERR_CONFLICT when the run is final or already ending (its
- * cleanup is running after a success or failure); ERR_NOT_FOUND. */
+ * woken at once. The engine need not know the run's workflow, except for a
+ * failed run that was retried and not picked up yet (ERR_INVALID). 0 also
+ * when it was already asked; ERR_CONFLICT when the run is final or already
+ * ending (its cleanup is running after a success or failure); ERR_NOT_FOUND. */
 int workflow_cancel(struct workflow_engine *e, const char *run_id, const char *reason);
 /* Resumes a FAILED run: due at once, it goes on from the step that failed
  * (recorded outputs are reused, its attempts start again from 1) and runs
@@ -292,8 +302,7 @@ int workflow_run_step(struct workflow_engine *e, const char *owner, const char *
  * worker finishes it. */
 int workflow_run_to_end(struct workflow_engine *e, const char *owner, const char *run_id,
                         int64_t timeout_ms, volatile sig_atomic_t *cancel,
-                        workflow_event_cb on_event, void *event_arg,
-                        enum store_run_status *final);
+                        workflow_event_cb on_event, void *event_arg, enum store_run_status *final);
 
 /* A worker's loop (`harde worker`): workflow_tick, and when nothing was due,
  * a sleep of poll_ms (0: 1000), until *stop (required) becomes non-zero.

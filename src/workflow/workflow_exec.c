@@ -227,8 +227,8 @@ static void emit_step(struct claim *c, const struct attempt *a, enum workflow_ev
 
 /* The step failed for good: the run's main steps end as failed, or, for a
  * cleanup step, the run fails with both reasons (workflow_retry resumes it). */
-static int give_up(struct claim *c, const struct attempt *a, int code, const char *msg,
-                   int attempt, bool retryable, enum flow *flow)
+static int give_up(struct claim *c, const struct attempt *a, int code, const char *msg, int attempt,
+                   bool retryable, enum flow *flow)
 {
     const struct wf_plan *p = a->p;
     int rc = store_step_fail(c->e->st, c->run_id, p->name, msg);
@@ -269,8 +269,8 @@ static int record_failure(struct claim *c, const struct attempt *a, int code, co
     snprintf(msg, sizeof msg, "%s: %s", err_name(code), err[0] ? err : err_message(code));
     if (!retryable || ctx->attempt >= a->policy.max_attempts)
         return give_up(c, a, code, msg, ctx->attempt, retryable, flow);
-    int64_t delay = workflow_retry_delay_ms(&a->policy, ctx->attempt, ctx->retry_after_ms,
-                                            wf_rand01(c->e));
+    int64_t delay =
+        workflow_retry_delay_ms(&a->policy, ctx->attempt, ctx->retry_after_ms, wf_rand01(c->e));
     int rc = store_step_fail(c->e->st, c->run_id, a->p->name, msg);
     if (rc == ERR_EXISTS) {
         *flow = FLOW_CONTINUE;
@@ -301,8 +301,7 @@ static json_t *wait_output(json_t *output, int64_t wake_at)
     return output;
 }
 
-static int record_success(struct claim *c, const struct attempt *a, json_t *output,
-                          enum flow *flow)
+static int record_success(struct claim *c, const struct attempt *a, json_t *output, enum flow *flow)
 {
     const struct wf_plan *p = a->p;
     if (a->s->kind == WORKFLOW_STEP_WAIT)
@@ -617,8 +616,7 @@ int workflow_tick(struct workflow_engine *e, const char *owner, size_t *advanced
         enum workflow_step_result result;
         int64_t wake;
         bool moved = false;
-        rc = wf_advance(e, owner, due.items[i].id, e->opts.steps_per_claim, &result, &wake,
-                        &moved);
+        rc = wf_advance(e, owner, due.items[i].id, e->opts.steps_per_claim, &result, &wake, &moved);
         if (rc) {
             log_warn("workflow", "run %s: %s", due.items[i].id, e->error);
             last = rc;
@@ -715,8 +713,7 @@ static int to_end(struct workflow_engine *e, const char *owner, const char *run_
 
 int workflow_run_to_end(struct workflow_engine *e, const char *owner, const char *run_id,
                         int64_t timeout_ms, volatile sig_atomic_t *cancel,
-                        workflow_event_cb on_event, void *event_arg,
-                        enum store_run_status *final)
+                        workflow_event_cb on_event, void *event_arg, enum store_run_status *final)
 {
     int rc = check_owner(e, owner);
     if (rc)

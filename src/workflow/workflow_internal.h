@@ -14,7 +14,7 @@
 #define WF_MARKER_END    "_end"
 #define WF_MARKER_CANCEL "_cancel"
 #define WF_MARKER_RETRY  "_retry"
-#define WF_LEASE_PREFIX  "run:"
+#define WF_LEASE_PREFIX  WORKFLOW_LEASE_PREFIX
 
 struct wf_entry {
     const struct workflow *wf; /* borrowed */
@@ -22,7 +22,7 @@ struct wf_entry {
 };
 
 struct workflow_engine {
-    struct store *st; /* borrowed */
+    struct store *st;             /* borrowed */
     struct workflow_options opts; /* defaults applied */
     struct wf_entry defs[WORKFLOW_WORKFLOWS_MAX];
     size_t def_count;
@@ -122,16 +122,15 @@ void wf_marker_name(const char *kind, int number, char *buf, size_t cap);
 /* A step's recorded name in generation: its own, or "NAME.G" for cleanup steps after the first. */
 void wf_record_name(const struct workflow_step *s, int generation, char *buf, size_t cap);
 /* The recorded name of the step after steps[index] in generation, "" after the last. */
-void wf_next_name(const struct workflow *wf, size_t index, int generation, char *buf,
-                  size_t cap);
+void wf_next_name(const struct workflow *wf, size_t index, int generation, char *buf, size_t cap);
 /* The first cleanup step's recorded name, "" when there is none. */
 void wf_first_cleanup_name(const struct workflow *wf, int generation, char *buf, size_t cap);
 /* A new object of every recorded output by table name (cleanup steps of generation only). */
 json_t *wf_outputs(const struct workflow *wf, const struct store_run *run, int generation);
 /* For a PENDING run that workflow_retry resumed: true, with the generation it
  * resumes into and a new "_retry" marker output in *marker. */
-bool wf_retry_due(const struct workflow *wf, const struct store_run *run,
-                  const struct wf_gen *g, json_t **marker);
+bool wf_retry_due(const struct workflow *wf, const struct store_run *run, const struct wf_gen *g,
+                  json_t **marker);
 
 /* ---- workflow_exec.c ---- */
 

@@ -217,8 +217,8 @@ static bool cleanup_done(const struct workflow *wf, const struct store_run *run,
     return true;
 }
 
-bool wf_retry_due(const struct workflow *wf, const struct store_run *run,
-                  const struct wf_gen *g, json_t **marker)
+bool wf_retry_due(const struct workflow *wf, const struct store_run *run, const struct wf_gen *g,
+                  json_t **marker)
 {
     *marker = NULL;
     if (run->status != STORE_RUN_PENDING)
@@ -239,8 +239,7 @@ bool wf_retry_due(const struct workflow *wf, const struct store_run *run,
     json_t *attempts = json_object();
     for (size_t i = 0; i < run->step_count; i++)
         if (!workflow_step_is_marker(run->steps[i].name))
-            json_object_set_new(attempts, run->steps[i].name,
-                                json_integer(run->steps[i].attempts));
+            json_object_set_new(attempts, run->steps[i].name, json_integer(run->steps[i].attempts));
     *marker = json_pack("{s:i, s:o}", "generation", generation, "attempts", attempts);
     return true;
 }

@@ -34,6 +34,7 @@
 #include "base/clock.h"
 #include "base/error.h"
 #include "net/imap.h"
+#include "net/mail_internal.h"
 #include "net/mime.h"
 #include "net/smtp.h"
 
@@ -221,6 +222,53 @@ static void test_smtp_auth(void **state)
     if (!strstr(err, "refused the message") || !strstr(err, "554"))
         fail_msg("error [%s] should say the message was refused with 554", err);
     buf_free(&fs.data);
+}
+
+/* Feeds reply lines to the collector; returns the index of the line that
+ * stopped the transfer, or -1. */
+static int feed_replies(struct mail_reply *r, const char *const *lines)
+{
+    for (int i = 0; lines[i]; i++) {
+        char line[256];
+        snprintf(line, sizeof line, "%s\r\n", lines[i]);
+        if (mail_reply_header_cb(line, 1, strlen(line), r) != strlen(line))
+            return i;
+    }
+    return -1;
+}
+
+/* The AUTH check judges the EHLO answer after STARTTLS, not the one before. */
+static void test_smtp_auth_check_with_starttls(void **state)
+{
+    (void)state;
+    const char *const upgraded[] = {"220 smtp.example.com ESMTP",
+                                    "250-smtp.example.com at your service",
+                                    "250-STARTTLS",
+                                    "250 SMTPUTF8",
+                                    "220 2.0.0 Ready to start TLS",
+                                    "250-smtp.example.com at your service",
+                                    "250-AUTH LOGIN PLAIN XOAUTH2",
+                                    "250 SMTPUTF8",
+                                    "235 2.7.0 Accepted",
+                                    NULL};
+    struct mail_reply r = {.require_auth = true, .starttls_pending = true};
+    assert_int_equal(feed_replies(&r, upgraded), -1);
+    assert_true(r.ehlo_auth);
+    const char *const no_auth[] = {"220 x ESMTP",  "250-x", "250 STARTTLS", "220 go ahead", "250-x",
+                                   "250 8BITMIME", NULL};
+    struct mail_reply r2 = {.require_auth = true, .starttls_pending = true};
+    assert_int_equal(feed_replies(&r2, no_auth), 5);
+    assert_true(r2.auth_missing);
+    /* Without STARTTLS the first answer counts. */
+    struct mail_reply r3 = {.require_auth = true};
+    assert_int_equal(feed_replies(&r3, no_auth), 2);
+    /* Refusals are remembered past the QUIT answer. */
+    const char *const refused[] = {"220 x",   "250 x", "250 ok", "550 5.1.1 no such user",
+                                   "221 bye", NULL};
+    struct mail_reply r4 = {0};
+    assert_int_equal(feed_replies(&r4, refused), -1);
+    assert_string_equal(r4.failed, "550 5.1.1 no such user");
+    assert_string_equal(r4.last, "221 bye");
 }
 
 /* ---- without servers ------------------------------------------------------ */
@@ -796,6 +844,7 @@ int main(void)
         cmocka_unit_test(test_envelope_checks),
         cmocka_unit_test(test_connection_refused),
         cmocka_unit_test(test_smtp_auth),
+        cmocka_unit_test(test_smtp_auth_check_with_starttls),
         cmocka_unit_test(test_silent_server_times_out),
         cmocka_unit_test(test_send_and_read),
         cmocka_unit_test(test_checkpoint),

@@ -70,8 +70,8 @@ struct fixture {
 
 /* ---- the child's world ----------------------------------------------------------- */
 
-static const char *g_dir;      /* the test directory */
-static int64_t g_offset_ms;    /* this process's clock offset */
+static const char *g_dir;       /* the test directory */
+static int64_t g_offset_ms;     /* this process's clock offset */
 static int g_points, g_kill_at; /* crash points passed; the one to die at (0: none) */
 
 static int64_t child_now(void *ctx)
@@ -151,8 +151,8 @@ static json_t *make_temp(struct workflow_ctx *ctx)
     return out;
 }
 
-static int prepare(struct workflow_ctx *ctx, const json_t *input, json_t *outputs,
-                   json_t **output, char *err, size_t errlen)
+static int prepare(struct workflow_ctx *ctx, const json_t *input, json_t *outputs, json_t **output,
+                   char *err, size_t errlen)
 {
     crash_point(NULL, "prepare.mid1");
     *output = make_temp(ctx);
@@ -160,8 +160,8 @@ static int prepare(struct workflow_ctx *ctx, const json_t *input, json_t *output
     return 0;
 }
 
-static int notify(struct workflow_ctx *ctx, const json_t *input, json_t *outputs,
-                  json_t **output, char *err, size_t errlen)
+static int notify(struct workflow_ctx *ctx, const json_t *input, json_t *outputs, json_t **output,
+                  char *err, size_t errlen)
 {
     crash_point(NULL, "notify.mid1");
     if (workflow_ctx_attempt(ctx) == 1) {
@@ -183,8 +183,8 @@ static int pause_step(struct workflow_ctx *ctx, const json_t *input, json_t *out
     return 0;
 }
 
-static int deliver(struct workflow_ctx *ctx, const json_t *input, json_t *outputs,
-                   json_t **output, char *err, size_t errlen)
+static int deliver(struct workflow_ctx *ctx, const json_t *input, json_t *outputs, json_t **output,
+                   char *err, size_t errlen)
 {
     crash_point(NULL, "deliver.mid1");
     int rc = service_apply(workflow_ctx_idempotency_key(ctx), "deliver");
@@ -216,15 +216,17 @@ static int tidy(struct workflow_ctx *ctx, const json_t *input, json_t *outputs, 
     return rc;
 }
 
-#define PATIENT {.max_attempts = 20, .base_backoff_ms = 1000, .max_backoff_ms = 4000}
+#define PATIENT                                                                                    \
+    {                                                                                              \
+        .max_attempts = 20, .base_backoff_ms = 1000, .max_backoff_ms = 4000                        \
+    }
 
 static const struct workflow_step crashy_steps[] = {
     {.name = "prepare", .fn = prepare, .retry = PATIENT},
     {.name = "notify", .fn = notify, .effects = true, .retry = PATIENT},
     {.name = "pause", .fn = pause_step, .kind = WORKFLOW_STEP_WAIT, .retry = PATIENT},
     {.name = "deliver", .fn = deliver, .effects = true, .retry = PATIENT},
-    {.name = "tidy", .fn = tidy, .kind = WORKFLOW_STEP_CLEANUP, .effects = true,
-     .retry = PATIENT},
+    {.name = "tidy", .fn = tidy, .kind = WORKFLOW_STEP_CLEANUP, .effects = true, .retry = PATIENT},
 };
 static const struct workflow crashy = {"crashy", crashy_steps, 5};
 
@@ -261,9 +263,8 @@ static void crash_child(const char *dir, int restarts, int kill_at)
     g_offset_ms = restarts * RESTART_MS;
     g_kill_at = kill_at;
     struct store *st = child_store();
-    struct workflow_options o = {.on_event = log_event,
-                                 .sleep_ms = child_sleep,
-                                 .test_point = crash_point};
+    struct workflow_options o = {
+        .on_event = log_event, .sleep_ms = child_sleep, .test_point = crash_point};
     struct workflow_engine *e = workflow_engine_new(st, &o);
     char id[STORE_ID_MAX + 1], owner[32];
     snprintf(owner, sizeof owner, "worker-%ld", (long)getpid());

@@ -39,7 +39,6 @@
 #define RENDER_DEFAULT_TIMEOUT   (10L * 60 * 1000)
 #define RENDER_FADE_IN_S         1.5
 #define RENDER_FADE_OUT_S        2.5
-#define RENDER_AUDIO_RATE        48000
 
 struct render_ffmpeg {
     struct render base;
@@ -201,10 +200,11 @@ static int ffmpeg_run(struct render *r, const struct render_job *job, struct ren
     unlink(tmp);
     if (!rc) {
         struct media_info out;
+        char probe_err[256];
         res->voice_s = voice_s;
-        res->duration_s =
-            media_probe(job->output, &out, err, errlen) == 0 ? out.duration_s : voice_s;
-        err[0] = '\0';
+        res->duration_s = media_probe(job->output, &out, probe_err, sizeof probe_err) == 0
+                              ? out.duration_s
+                              : voice_s;
         log_info("render", "ffmpeg: %.1f s video (%s) written to %s", res->duration_s,
                  copy ? "template copied" : "encoded", job->output);
     }
