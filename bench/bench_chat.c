@@ -14,7 +14,8 @@
  *                   adds (HTTP, auth, session load, routing, retrieval, the
  *                   model request, the SSE relay);
  *   errors          chats without a `final` event (or not 200);
- *   rss             the server process's resident memory, idle and peak.
+ *   rss             the server process's resident memory, idle and peak;
+ *   cpu             the server's CPU time (user + system) per chat.
  *
  * The server runs in a child process (fork, then web_server_open/start as
  * `harde serve` does) so its memory is measured alone; the fake is a second
@@ -251,6 +252,24 @@ static long proc_status_kb(pid_t pid, const char *field)
     if (f)
         fclose(f);
     return kb;
+}
+
+/* CPU seconds (user + system) pid has used so far. */
+static double proc_cpu_s(pid_t pid)
+{
+    char path[64], text[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    const char *p = strrchr(text, ')');
+    unsigned long utime = 0, stime = 0;
+    if (p)
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime);
+    return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
 }
 
 /* Runs the clients (requests already set) to the end; samples pid's RSS. */
@@ -574,7 +593,7 @@ static void baseline(const struct settings *s, int fake_port, int n, const char 
 
 static void print_figures(const char *flow, int n, int64_t *base, size_t nbase, int base_errors,
                           int64_t *chat, size_t nchat, const struct run *r, long rss_idle,
-                          long rss_peak)
+                          long rss_peak, double cpu_s)
 {
     double b50 = pct_ms(base, nbase, 50), b99 = pct_ms(base, nbase, 99);
     double c50 = pct_ms(chat, nchat, 50), c99 = pct_ms(chat, nchat, 99);
@@ -589,6 +608,7 @@ static void print_figures(const char *flow, int n, int64_t *base, size_t nbase, 
     printf("chat_%s_%d_model_errors %d\n", flow, n, base_errors);
     printf("chat_%s_%d_server_rss_idle_mb %.1f\n", flow, n, (double)rss_idle / 1024.0);
     printf("chat_%s_%d_server_rss_peak_mb %.1f\n", flow, n, (double)rss_peak / 1024.0);
+    printf("chat_%s_%d_server_cpu_ms_per_chat %.3f\n", flow, n, cpu_s * 1000.0 / n);
     fflush(stdout);
 }
 
@@ -614,6 +634,7 @@ static void bench_one(struct settings *s, const char *flow, const char *question
     }
     clock_sleep_ms(200, NULL);
     long rss_idle = proc_status_kb(pid, "VmRSS"), rss_peak = rss_idle;
+    double cpu0 = proc_cpu_s(pid);
     struct run r = {.clients = xcalloc((size_t)n, sizeof(struct client)), .n = n};
     for (int i = 0; i < n; i++) {
         char *req = chat_request(ids[i], s->token, question);
@@ -622,13 +643,14 @@ static void bench_one(struct settings *s, const char *flow, const char *question
     }
     run_clients(&r, port, s->ramp_ms, 120000, pid, &rss_peak);
     long hwm = proc_status_kb(pid, "VmHWM");
+    double cpu = proc_cpu_s(pid) - cpu0;
     stop_server(pid, control);
     stop_child(fake_pid);
 
     size_t nchat;
     int64_t *chat = ttfts(&r, &nchat);
     print_figures(flow, n, base, nbase, base_errors, chat, nchat, &r, rss_idle,
-                  hwm > rss_peak ? hwm : rss_peak);
+                  hwm > rss_peak ? hwm : rss_peak, cpu);
     free(base);
     free(chat);
     free_run(&r);

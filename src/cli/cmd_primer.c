@@ -52,7 +52,7 @@
 #define INBOX_LEASE_MS    30000
 #define INBOX_LEASE_NAME  "inbox-listener"
 #define RUN_LEASE_PREFIX  "run:" /* the engine's lease on a run (workflow.h) */
-#define ORPHAN_SCAN_MAX   100    /* RUNNING runs looked at per pass */
+#define ORPHAN_SCAN_MAX   100    /* unfinished runs looked at per pass */
 #define HOST_MAX          64
 #define CRASH_SPEC_MAX    1024
 #define PRIMER_FIRST_STEP "context" /* primer.c's first step, for the test hook */

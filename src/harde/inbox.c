@@ -1,4 +1,9 @@
-/* inbox — local Maildir folder or IMAP, and the trigger rule. See inbox.h. */
+/* inbox — local Maildir folder or IMAP, and the trigger rule. See inbox.h.
+ *
+ * A trigger whose run cannot be started for a passing reason (the CRM or the
+ * store does not answer) is not handled yet: the file stays in new/, the IMAP
+ * message stays unmarked and the checkpoint stops before it, so the next poll
+ * tries again. Only an unknown job is refused for good. */
 #define _POSIX_C_SOURCE 200809L
 #include "harde/inbox.h"
 

@@ -3,7 +3,10 @@
  * Every step reads what it needs from the run's input ({"job_id", "force",
  * "requested_by"}) and the outputs recorded so far, and returns its own
  * output as JSON. Files live in a per-run work directory
- * (DATA_DIR/work/<run id>) listed in the outputs, which cleanup removes. */
+ * (DATA_DIR/work/<run id>) listed in the outputs, which cleanup removes.
+ * A failing step tells the engine what kind of failure it was
+ * (classify_failure: an HTTP status, a temporary SMTP refusal), so a 503
+ * from a cloud service is retried and a 400 or a refused key is not. */
 #define _XOPEN_SOURCE 700
 #include "harde/primer.h"
 
@@ -70,15 +73,6 @@ static char *work_dir(const struct primer *p, struct workflow_ctx *ctx, char *er
     return dir;
 }
 
-/* A file an earlier step made; ERR_IO when it is gone (the step is retried,
- * and a lost work directory shows up as a clear failure). */
-static int need_file(const char *path, const char *what, char *err, size_t errlen)
-{
-    if (path && access(path, R_OK) == 0)
-        return 0;
-    snprintf(err, errlen, "the %s (%s) is missing", what, path ? path : "none");
-    return ERR_IO;
-}
 
 /* Tells the engine's retry policy what kind of failure rc is. The services
  * name an HTTP failure's status in their message ("... (HTTP 503 after 1
@@ -191,56 +185,96 @@ static int step_script(struct workflow_ctx *ctx, const json_t *input, json_t *ou
 
 /* ---- 3 audio -------------------------------------------------------------- */
 
+/* Speaks the recorded script into the run's work directory: *voice (new)
+ * is the enhanced recording, *raw (new) the plain one. */
+static int make_voice(struct primer *p, struct workflow_ctx *ctx, const json_t *outputs, char **raw,
+                      char **voice, double *seconds, char *err, size_t errlen)
+{
+    *raw = *voice = NULL;
+    char *dir = work_dir(p, ctx, err, errlen);
+    if (!dir)
+        return ERR_IO;
+    struct speech_voice v = {.speed = 1.0};
+    int rc =
+        speech_synthesize(p->tts, out_str(outputs, "script", "text"), &v, dir, raw, err, errlen);
+    if (rc == 0 && p->enhancer)
+        rc = speech_enhance(p->enhancer, *raw, dir, voice, err, errlen);
+    else if (rc == 0)
+        *voice = xstrdup(*raw);
+    struct media_info info = {0};
+    if (rc == 0)
+        rc = media_probe(*voice, &info, err, errlen);
+    *seconds = info.duration_s;
+    free(dir);
+    return rc;
+}
+
 static int step_audio(struct workflow_ctx *ctx, const json_t *input, json_t *outputs,
                       json_t **output, char *err, size_t errlen)
 {
     struct primer *p = workflow_ctx_arg(ctx);
-    char *dir = work_dir(p, ctx, err, errlen);
-    if (!dir)
-        return ERR_IO;
     char *raw = NULL, *voice = NULL;
-    struct speech_voice v = {.speed = 1.0};
-    int rc =
-        speech_synthesize(p->tts, out_str(outputs, "script", "text"), &v, dir, &raw, err, errlen);
-    if (rc == 0 && p->enhancer)
-        rc = speech_enhance(p->enhancer, raw, dir, &voice, err, errlen);
-    else if (rc == 0)
-        voice = xstrdup(raw);
-    struct media_info info = {0};
-    if (rc == 0)
-        rc = media_probe(voice, &info, err, errlen);
-    if (rc == 0)
+    double seconds = 0;
+    int rc = make_voice(p, ctx, outputs, &raw, &voice, &seconds, err, errlen);
+    if (rc == 0) {
+        char *dir = xasprintf("%s/%s", p->work_root, workflow_ctx_run_id(ctx));
         *output = json_pack("{s:s, s:s, s:s, s:f}", "work_dir", dir, "raw", raw, "voice", voice,
-                            "seconds", info.duration_s);
+                            "seconds", seconds);
+        free(dir);
+    }
     free(raw);
     free(voice);
-    free(dir);
     return classify_failure(ctx, rc, err);
 }
 
 /* ---- 4 render ------------------------------------------------------------- */
 
+/* Renders the MP4 into the work directory. The voice recording is the audio
+ * step's; when it is gone (a run failed, its cleanup removed the work files,
+ * and `harde run retry` resumed it here), it is spoken again from the
+ * recorded script, so a retry never trips over a missing file. */
+static int make_video(struct primer *p, struct workflow_ctx *ctx, const json_t *input,
+                      const json_t *outputs, char **mp4, struct render_result *res, char *err,
+                      size_t errlen)
+{
+    char *voice = xstrdup(out_str(outputs, "audio", "voice"));
+    int rc = 0;
+    if (!voice || access(voice, R_OK) != 0) {
+        char *raw = NULL;
+        double seconds = 0;
+        free(voice);
+        log_info("primer", "run %s: the voice recording is gone; speaking it again",
+                 workflow_ctx_run_id(ctx));
+        rc = make_voice(p, ctx, outputs, &raw, &voice, &seconds, err, errlen);
+        free(raw);
+    }
+    char *dir = rc == 0 ? work_dir(p, ctx, err, errlen) : NULL;
+    if (rc == 0 && !dir)
+        rc = ERR_IO;
+    *mp4 = NULL;
+    if (rc == 0) {
+        *mp4 = xasprintf("%s/primer-%lld.mp4", dir, (long long)input_job(input));
+        struct render_job job = {.voice = voice,
+                                 .template_video = p->template_video,
+                                 .music = p->music,
+                                 .output = *mp4,
+                                 .work_dir = dir,
+                                 .key = workflow_ctx_run_id(ctx)};
+        memset(res, 0, sizeof *res);
+        rc = render_run(p->render, &job, res, err, errlen);
+    }
+    free(voice);
+    free(dir);
+    return rc;
+}
+
 static int step_render(struct workflow_ctx *ctx, const json_t *input, json_t *outputs,
                        json_t **output, char *err, size_t errlen)
 {
     struct primer *p = workflow_ctx_arg(ctx);
-    const char *voice = out_str(outputs, "audio", "voice");
-    int rc = need_file(voice, "voice recording", err, errlen);
-    if (rc != 0)
-        return rc;
-    char *dir = work_dir(p, ctx, err, errlen);
-    if (!dir)
-        return ERR_IO;
-    char *mp4 = xasprintf("%s/primer-%lld.mp4", dir, (long long)input_job(input));
-    struct render_job job = {.voice = voice,
-                             .template_video = p->template_video,
-                             .music = p->music,
-                             .output = mp4,
-                             .work_dir = dir,
-                             .key = workflow_ctx_run_id(ctx)};
+    char *mp4 = NULL;
     struct render_result res;
-    memset(&res, 0, sizeof res);
-    rc = render_run(p->render, &job, &res, err, errlen);
+    int rc = make_video(p, ctx, input, outputs, &mp4, &res, err, errlen);
     if (rc == 0) {
         json_t *assets = json_array();
         for (int i = 0; i < res.n_assets; i++)
@@ -249,7 +283,6 @@ static int step_render(struct workflow_ctx *ctx, const json_t *input, json_t *ou
                             "voice_seconds", res.voice_s, "assets", assets);
     }
     free(mp4);
-    free(dir);
     return classify_failure(ctx, rc, err);
 }
 
@@ -268,11 +301,18 @@ static int step_upload(struct workflow_ctx *ctx, const json_t *input, json_t *ou
         free(mark);
         return *output ? 0 : ERR_PARSE;
     }
-    const char *video = out_str(outputs, "render", "video");
-    int rc = need_file(video, "rendered video", err, errlen);
-    if (rc != 0) {
-        free(mark);
-        return rc;
+    char *video = xstrdup(out_str(outputs, "render", "video"));
+    int rc = 0;
+    if (!video || access(video, R_OK) != 0) {
+        /* Gone after a failed run's cleanup: render again (see make_video). */
+        struct render_result res;
+        free(video);
+        rc = make_video(p, ctx, input, outputs, &video, &res, err, errlen);
+        if (rc != 0) {
+            free(video);
+            free(mark);
+            return classify_failure(ctx, rc, err);
+        }
     }
     char name[64];
     snprintf(name, sizeof name, "primer-%lld.mp4", (long long)input_job(input));
@@ -285,6 +325,7 @@ static int step_upload(struct workflow_ctx *ctx, const json_t *input, json_t *ou
         free(text);
     }
     delivery_link_free(&link);
+    free(video);
     free(mark);
     return classify_failure(ctx, rc, err);
 }
@@ -491,8 +532,8 @@ static int step_cleanup(struct workflow_ctx *ctx, const json_t *input, json_t *o
     }
     enum workflow_outcome outcome = workflow_ctx_outcome(ctx);
     if (outcome == WORKFLOW_OUTCOME_FAILED && p->app->crm) {
-        /* Retried like the rest of the cleanup: the rep must hear of it. */
-        /* One note per failure: a run retried and failing again says so again. */
+        /* Retried like the rest of the cleanup: the rep must hear of it. One
+         * note per cleanup: a run retried that fails again says so again. */
         char *ref = xasprintf("[ref %s.%s]", workflow_ctx_run_id(ctx), workflow_ctx_step(ctx));
         bool found = false;
         int rc = job_has_note(p->app->crm, input_job(input), ref, &found, err, errlen);

@@ -9,12 +9,14 @@
  * computation as a wrong password. Success clears the name's failures and
  * makes a login (logins.h): the cookie is HttpOnly, SameSite=Strict, Path=/
  * (and Secure with [web] secure_cookies), and the answer carries the CSRF
- * token the page echoes in X-CSRF-Token. */
+ * token the page echoes in X-CSRF-Token. The credentials must come as
+ * application/json, which a cross-site form cannot send. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base/clock.h"
 #include "base/error.h"
@@ -61,6 +63,15 @@ void api_login(struct web_call *call)
     struct web_server *ws = call->ws;
     struct http_req *req = call->req;
     json_t *body, *details = NULL;
+    /* A form on another site can post text/plain or a form encoding without
+     * a CORS preflight, never application/json: refusing the rest keeps a
+     * page elsewhere from signing a browser in to an account of its choice. */
+    const char *type = http_req_header(req, "Content-Type");
+    if (!type || strncasecmp(type, "application/json", 16) != 0) {
+        web_reply_error(req, 400, "bad_request", NULL,
+                        "send the credentials as Content-Type: application/json");
+        return;
+    }
     if (web_body_object(req, false, &body) != 0)
         return;
     const char *name = json_string_value(json_object_get(body, "name"));

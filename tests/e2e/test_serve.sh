@@ -293,6 +293,10 @@ def phase_auth():
     r, cookie, csrf = login("repA", pw + "-wrong")
     expect("a wrong password is 401", r, 401, "unauthorized")
     report(not r.all("Set-Cookie"), "a failed login sets no cookie", r.headers)
+    r = req("POST", "/v1/login", raw=("name=repA&password=" + pw).encode(),
+            headers={"Content-Type": "application/x-www-form-urlencoded"})
+    report(r.status == 400 and not r.all("Set-Cookie"),
+           "a login that is not application/json (a cross-site form) is refused", r)
     r = req("POST", "/v1/login", {"name": "repA"})
     report(r.status == 400 and "details" in (r.json() or {}).get("error", {}),
            "a login without a password is 400 with details", r)
