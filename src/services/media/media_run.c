@@ -4,9 +4,10 @@
  * process group so a timeout kills ffmpeg's helpers too), two pipes (stderr,
  * and stdout when the caller collects it) and a fixed stderr tail.
  *
- * Design: posix_spawn (no shell, no allocation between fork and exec, the
- * exec error reported back by glibc) with stdin from /dev/null, signal mask
- * and the usual terminating signals reset to defaults in the child. The
+ * Design: fork + execve of a program found on PATH beforehand (no shell, no
+ * allocation between fork and exec; an exec that still fails exits 127) with
+ * stdin from /dev/null, signal mask and the usual terminating signals reset
+ * to defaults, and PR_SET_PDEATHSIG so the child dies with its parent. The
  * parent polls the pipes in slices of at most 50 ms so the deadline and the
  * cancel flag are noticed promptly; after both pipes close it waits for the
  * exit status, still under the deadline. Only the last MEDIA_STDERR_TAIL
@@ -18,7 +19,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <spawn.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,34 +139,47 @@ bool media_have_program(const char *name)
     return path != NULL;
 }
 
+/* fork + exec rather than posix_spawn, for one thing posix_spawn cannot do:
+ * PR_SET_PDEATHSIG, so that ffmpeg or espeak-ng dies with a worker killed by
+ * SIGKILL instead of writing on into a work directory the restarted worker
+ * is using. Between fork and exec the child only makes async-signal-safe
+ * calls. */
 static int media_spawn(const char *path, const char *const *argv, int out_fd, int err_fd,
                        pid_t *pid)
 {
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t attr;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawnattr_init(&attr);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    if (out_fd >= 0)
-        posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
-    else
-        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, err_fd, 2);
-    sigset_t none, defaults;
-    sigemptyset(&none);
-    sigemptyset(&defaults);
+    pid_t parent = getpid();
+    pid_t child = fork();
+    if (child < 0)
+        return errno;
+    if (child > 0) {
+        *pid = child;
+        return 0;
+    }
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) /* the parent died before prctl */
+        _exit(127);
+    setpgid(0, 0);
     int reset[] = {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD, SIGALRM, SIGUSR1};
     for (size_t i = 0; i < sizeof reset / sizeof reset[0]; i++)
-        sigaddset(&defaults, reset[i]);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &defaults);
-    posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                        POSIX_SPAWN_SETSIGDEF);
-    int rc = posix_spawn(pid, path, &fa, &attr, (char *const *)argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
-    return rc;
+        signal(reset[i], SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    int in = open("/dev/null", O_RDONLY);
+    if (in < 0 || dup2(in, 0) < 0)
+        _exit(127);
+    if (out_fd >= 0) {
+        if (dup2(out_fd, 1) < 0)
+            _exit(127);
+    } else {
+        int devnull = open("/dev/null", O_WRONLY);
+        if (devnull < 0 || dup2(devnull, 1) < 0)
+            _exit(127);
+    }
+    if (dup2(err_fd, 2) < 0)
+        _exit(127);
+    execve(path, (char *const *)argv, environ);
+    _exit(127);
 }
 
 /* Reads what is available on fd; returns bytes read, 0 at EOF, -1 if nothing now. */
