@@ -77,13 +77,13 @@ static const struct web_route API_ROUTES[] = {
     {"GET", "/v1/users", api_users_list, WEB_ADMIN},
     {"POST", "/v1/users", api_users_create, WEB_ADMIN},
     {"DELETE", "/v1/users/{name}", api_users_delete, WEB_ADMIN},
-    /* ---- primer-video workflow runs (issue 6) -------------------------------
-     * GET /v1/runs and GET /v1/runs/{id} go here, with their handlers in
-     * web/api_runs.c declared in web_internal.h, e.g.
-     *   {"GET", "/v1/runs", api_runs_list, 0},
-     *   {"GET", "/v1/runs/{id}", api_run_get, 0},
-     * Until then /v1/runs answers 404, which the page shows as "no jobs yet".
-     * ---- end of runs ------------------------------------------------------- */
+    /* primer-video workflow runs (issue 6): web/api_runs.c */
+    {"GET", "/v1/runs", api_runs_list, 0},
+    {"POST", "/v1/runs", api_runs_start, 0},
+    {"GET", "/v1/runs/{id}", api_run_get, 0},
+    {"POST", "/v1/runs/{id}/cancel", api_run_cancel, 0},
+    {"POST", "/v1/runs/{id}/retry", api_run_retry, 0},
+    {"POST", "/v1/webhooks/crm", api_webhook_crm, WEB_PUBLIC},
     {"GET", "/readyz", api_readyz, WEB_PUBLIC},
     {"GET", "/d/{token}/{name}", api_delivery, WEB_PUBLIC},
 };

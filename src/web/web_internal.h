@@ -124,6 +124,8 @@ web_api_fn api_login, api_logout, api_me;
 web_api_fn api_sessions_list, api_sessions_create, api_session_get, api_session_message;
 web_api_fn api_quote, api_crm_search, api_readyz, api_delivery;
 web_api_fn api_users_list, api_users_create, api_users_delete;
+web_api_fn api_runs_list, api_run_get, api_runs_start, api_run_cancel, api_run_retry;
+web_api_fn api_webhook_crm;
 
 /* The turn pool's job runner and drop (api_turn.c). */
 void web_turn_run(void *worker, void *job);
