@@ -66,8 +66,11 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libharde.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libharde.a $(LDFLAGS) $(LDLIBS)
 
+# The web app, with a worker beside it for the primer videos; both stop together.
 run: deps
 	@$(MAKE) --no-print-directory all
+	@./$(BUILD)/harde worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	./$(BUILD)/harde serve
 
 # Builds everything the tests need, then runs them.
