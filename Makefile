@@ -32,6 +32,9 @@ BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 .PHONY: all deps run test test-only asan bench format clean
+# Keep the test support objects (make would delete them as intermediates after the
+# summary line, which must stay the last line of `make test`).
+.SECONDARY: $(TEST_SUPPORT_OBJ)
 all: $(BUILD)/harde
 
 deps:

@@ -1,6 +1,7 @@
 /* kb — the playbook index: Markdown import, FTS5 storage, sanitised BM25 search.
  *
- * Owns one SQLite connection per struct kb. The database holds three tables,
+ * Owns one SQLite connection per struct kb, opened serialized (FULLMUTEX), so
+ * one struct kb may be searched from several threads at once. The database holds three tables,
  * both FTS5 ones with the porter tokenizer over unicode61:
  *   kb_passage (source UNINDEXED, title, section, body) — one row a passage;
  *   kb_doc     (source UNINDEXED, title, headings, body) — one row a file;
@@ -157,7 +158,9 @@ int kb_open(const char *path, struct kb **out, char *err, size_t errlen)
     }
     struct kb *kb = xcalloc(1, sizeof *kb);
     int rc = 0;
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    /* Serialized (FULLMUTEX) whatever the library's default: `harde serve`
+     * shares a few handles among its turn workers (web/server.c). */
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX;
     if (sqlite3_open_v2(path, &kb->db, flags, NULL) != SQLITE_OK) {
         set_err(err, errlen, "kb: cannot open %s: %s", path,
                 kb->db ? sqlite3_errmsg(kb->db) : "out of memory");

@@ -23,7 +23,9 @@
  *    (the OpenAI and local backends are thread-safe) and the intent
  *    classifier (read-only). app->crm is the CRM proxy (crm_pool.h) shared by
  *    every worker, which lends one of a few real CRM handles per call; the
- *    playbook index is the worker's own, opened on first use. A finished
+ *    playbook index is one of WEB_KB_HANDLES serialized kb connections, also
+ *    shared (worker i gets handle i mod n; a worker opens its own on first
+ *    use only when the index could not be opened at start). A finished
  *    turn's session is saved through a connection borrowed from a small
  *    store pool. So a turn worker costs a thread and a few tens of KiB, and
  *    hundreds of turns can wait on their models at once.
@@ -543,6 +545,7 @@ static int open_worker(struct web_server *ws, struct web_worker *w, const char *
     w->open = true;
     w->app.crm = ws->crm;
     if (turn) {
+        w->app.kb = ws->n_kbs ? ws->kbs[(size_t)(w - ws->turn_workers) % ws->n_kbs] : NULL;
         w->app.model = ws->main.model;
         w->app.backend = ws->main.backend;
         w->app.intents = ws->main.intents;
@@ -554,7 +557,10 @@ static void close_worker(struct web_worker *w)
 {
     if (!w->open)
         return;
-    w->app.crm = NULL; /* borrowed: the main app and the proxy own these */
+    w->app.crm = NULL; /* borrowed: the main app, the server and the proxy own these */
+    for (size_t i = 0; i < w->ws->n_kbs; i++)
+        if (w->app.kb == w->ws->kbs[i])
+            w->app.kb = NULL;
     w->app.model = NULL;
     w->app.intents = NULL;
     harde_app_close(&w->app);
@@ -598,12 +604,36 @@ static int open_workers(struct web_server *ws, const char *config_path, char *er
     return 0;
 }
 
+/* The playbook handles the turn workers share (kb connections are serialized,
+ * so several threads may search one): the main app's, which has just checked
+ * or built the index, and up to WEB_KB_HANDLES - 1 more so that searches on
+ * different cores do not all wait on one connection's mutex. One connection
+ * per worker cost each a page cache and a schema (about 0.4 MB) and an open
+ * on its first turn; a handle that cannot be opened is simply not added. */
+static void open_kbs(struct web_server *ws)
+{
+    size_t want = (size_t)ws->set.workers < WEB_KB_HANDLES ? (size_t)ws->set.workers
+                                                           : WEB_KB_HANDLES;
+    ws->kbs[0] = ws->main.kb;
+    ws->n_kbs = 1;
+    while (ws->n_kbs < want) {
+        char inner[512];
+        if (kb_open(ws->main.kb_index, &ws->kbs[ws->n_kbs], inner, sizeof inner) != 0) {
+            log_warn("web", "an extra playbook handle: %s", inner);
+            break;
+        }
+        ws->n_kbs++;
+    }
+}
+
 static int open_shared(struct web_server *ws, char *err, size_t errlen)
 {
     struct harde_app *m = &ws->main;
     char inner[512];
     if (!harde_app_kb(m, inner, sizeof inner))
         log_warn("web", "the playbook index is not usable yet: %s", inner);
+    else
+        open_kbs(ws);
     ws->crm = crm_pool_open(m->config, m->data_dir, m->share_dir, (size_t)ws->set.crm_connections,
                             inner, sizeof inner);
     if (!ws->crm) {
@@ -754,6 +784,8 @@ void web_server_free(struct web_server *ws)
     free(ws->api_ctx);
     free(ws->turn_ctx);
     free(ws->bindings);
+    for (size_t i = 1; i < ws->n_kbs; i++) /* [0] is the main app's */
+        kb_close(ws->kbs[i]);
     if (ws->crm)
         crm_close(ws->crm);
     store_pool_close(ws->saves);

@@ -34,7 +34,8 @@
 #define WEB_TEAM_MAX       128        /* bytes of a team name */
 #define WEB_TEXT_MAX       16000      /* bytes of a chat message */
 #define WEB_TITLE_MAX      200        /* bytes of a session title */
-#define WEB_WORKER_STACK   (2u << 20) /* stack of a worker thread */
+#define WEB_WORKER_STACK   (512u << 10) /* stack of a worker thread (deepest turn: see server.c) */
+#define WEB_KB_HANDLES     4          /* playbook connections the turn workers share */
 #define WEB_RETRY_AFTER_S  5          /* Retry-After of a 503 when a queue is full */
 #define WEB_PASSWORD_SLOTS 2          /* Argon2 checks at once (64 MiB each) */
 #define WEB_SESSION_LIST   100        /* sessions one list returns */
@@ -71,6 +72,8 @@ struct web_server {
     struct http_server *http;
     struct crm *crm;          /* the proxy every worker app uses (crm_pool.h) */
     struct store_pool *saves; /* connections the turn workers borrow to save */
+    struct kb *kbs[WEB_KB_HANDLES]; /* playbook handles lent to turn workers; [0] is main's */
+    size_t n_kbs;
     struct web_worker *api_workers, *turn_workers;
     void **api_ctx, **turn_ctx;
     struct web_pool *api, *turns;
