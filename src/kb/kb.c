@@ -1,8 +1,8 @@
 /* kb — the playbook index: Markdown import, FTS5 storage, sanitised BM25 search.
  *
  * Owns one SQLite connection per struct kb, opened serialized (FULLMUTEX), so
- * one struct kb may be searched from several threads at once. The database holds three tables,
- * both FTS5 ones with the porter tokenizer over unicode61:
+ * one struct kb may be searched from several threads at once. The database
+ * holds three tables, both FTS5 ones with the porter tokenizer over unicode61:
  *   kb_passage (source UNINDEXED, title, section, body) — one row a passage;
  *   kb_doc     (source UNINDEXED, title, headings, body) — one row a file;
  *   kb_meta    key/value: schema version, when and from where the last import came.

@@ -14,8 +14,10 @@
  * headings weighted above the body, plus the bm25 of the whole document the
  * passage belongs to; the porter tokenizer lets "financing" find "finance".
  *
- * A struct kb is a handle on one database file: use it from one thread at a
- * time (open one per thread). Several processes may share the file. */
+ * A struct kb is a handle on one database file, opened in SQLite's
+ * serialized mode: several threads may share one handle (calls are then taken
+ * one at a time; the web server keeps a few handles for its turn workers).
+ * Several processes may share the file. */
 #ifndef HARDE_KB_KB_H
 #define HARDE_KB_KB_H
 

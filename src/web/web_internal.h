@@ -31,15 +31,15 @@
 #include "web/web.h"
 
 #define WEB_COOKIE         "harde_session"
-#define WEB_TEAM_MAX       128        /* bytes of a team name */
-#define WEB_TEXT_MAX       16000      /* bytes of a chat message */
-#define WEB_TITLE_MAX      200        /* bytes of a session title */
-#define WEB_WORKER_STACK   (512u << 10) /* stack of a worker thread (deepest turn: see server.c) */
-#define WEB_KB_HANDLES     4          /* playbook connections the turn workers share */
-#define WEB_RETRY_AFTER_S  5          /* Retry-After of a 503 when a queue is full */
-#define WEB_PASSWORD_SLOTS 2          /* Argon2 checks at once (64 MiB each) */
-#define WEB_SESSION_LIST   100        /* sessions one list returns */
-#define WEB_CRM_HITS       10         /* customers one CRM search returns */
+#define WEB_TEAM_MAX       128          /* bytes of a team name */
+#define WEB_TEXT_MAX       16000        /* bytes of a chat message */
+#define WEB_TITLE_MAX      200          /* bytes of a session title */
+#define WEB_WORKER_STACK   (512u << 10) /* stack of a worker thread (see server.c) */
+#define WEB_KB_HANDLES     4            /* playbook connections the turn workers share */
+#define WEB_RETRY_AFTER_S  5            /* Retry-After of a 503 when a queue is full */
+#define WEB_PASSWORD_SLOTS 2            /* Argon2 checks at once (64 MiB each) */
+#define WEB_SESSION_LIST   100          /* sessions one list returns */
+#define WEB_CRM_HITS       10           /* customers one CRM search returns */
 
 struct web_settings {
     char *host;
@@ -70,8 +70,8 @@ struct web_server {
     struct web_settings set;
     struct harde_app main; /* owns the shared model, intents, price book, config */
     struct http_server *http;
-    struct crm *crm;          /* the proxy every worker app uses (crm_pool.h) */
-    struct store_pool *saves; /* connections the turn workers borrow to save */
+    struct crm *crm;                /* the proxy every worker app uses (crm_pool.h) */
+    struct store_pool *saves;       /* connections the turn workers borrow to save */
     struct kb *kbs[WEB_KB_HANDLES]; /* playbook handles lent to turn workers; [0] is main's */
     size_t n_kbs;
     struct web_worker *api_workers, *turn_workers;
