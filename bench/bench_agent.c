@@ -34,9 +34,9 @@ static int canned_complete(void *impl, const struct llm_request *req, llm_text_c
 {
     const struct llm_message *last = &req->messages[req->n_messages - 1];
     out->usage = (struct llm_usage){100, 20, 120};
-    if (last->role == LLM_ROLE_USER || (last->role == LLM_ROLE_TOOL && last->agent &&
-                                        strcmp(req->agent, "Pricing") == 0 &&
-                                        strstr(last->content, "assistant"))) {
+    if (last->role == LLM_ROLE_USER ||
+        (last->role == LLM_ROLE_TOOL && last->agent && strcmp(req->agent, "Pricing") == 0 &&
+         strstr(last->content, "assistant"))) {
         out->n_tool_calls = 1;
         out->tool_calls = xcalloc(1, sizeof *out->tool_calls);
         bool triage = strcmp(req->agent, "Triage") == 0;
@@ -81,8 +81,9 @@ static int run_conversations(struct harde_app *app, int n, bool stream)
         session_init_new(&s);
         struct agent_result r;
         const char *flow;
-        int rc = harde_turn_run(app, &s, "price a 2400 sq ft hip roof, 7/12, architectural, "
-                                         "one layer, with 160 ft of gutters",
+        int rc = harde_turn_run(app, &s,
+                                "price a 2400 sq ft hip roof, 7/12, architectural, "
+                                "one layer, with 160 ft of gutters",
                                 &opt, &r, &flow);
         if (rc != 0 || !r.final_text || !strstr(r.final_text, "23,513.67")) {
             fprintf(stderr, "bench_agent: conversation failed: %s\n",
@@ -105,8 +106,7 @@ static int measure(struct harde_app *app, const char *label, int n, bool stream)
     if (run_conversations(app, n, stream) != 0)
         return -1;
     double per = (cpu_seconds() - t0) / n * 1e6;
-    printf("agent.%s.%s.cpu_us_per_conversation %.1f\n", label, stream ? "streamed" : "plain",
-           per);
+    printf("agent.%s.%s.cpu_us_per_conversation %.1f\n", label, stream ? "streamed" : "plain", per);
     return 0;
 }
 

@@ -81,8 +81,8 @@ int main(int argc, char **argv)
     const char *flow = argv[2];
     struct harde_app app;
     char err[512];
-    if (n <= 0 || harde_app_open(&app, NULL, HARDE_NEED_BOOK | HARDE_NEED_MODEL, err,
-                                 sizeof err) != 0) {
+    if (n <= 0 ||
+        harde_app_open(&app, NULL, HARDE_NEED_BOOK | HARDE_NEED_MODEL, err, sizeof err) != 0) {
         fprintf(stderr, "bench_flows: %s\n", n <= 0 ? "N must be positive" : err);
         return 1;
     }

@@ -64,9 +64,9 @@ struct agent_guardrail {
 };
 
 struct agent {
-    const char *name;                /* shown to users: "Pricing" */
-    const char *handoff_description; /* why another agent would hand off here */
-    const char *instructions;        /* static instructions, or NULL */
+    const char *name;                            /* shown to users: "Pricing" */
+    const char *handoff_description;             /* why another agent would hand off here */
+    const char *instructions;                    /* static instructions, or NULL */
     agent_instructions_fn *dynamic_instructions; /* wins over instructions when set */
     const struct agent_tool *tools;
     size_t n_tools;
@@ -135,14 +135,19 @@ struct agent_run_options {
  * tool call is never sent without its result. */
 size_t agent_history_start(const struct llm_messages *m, long max_tokens);
 
-enum agent_span_kind { AGENT_SPAN_RUN, AGENT_SPAN_MODEL, AGENT_SPAN_TOOL, AGENT_SPAN_HANDOFF,
-                       AGENT_SPAN_GUARDRAIL };
+enum agent_span_kind {
+    AGENT_SPAN_RUN,
+    AGENT_SPAN_MODEL,
+    AGENT_SPAN_TOOL,
+    AGENT_SPAN_HANDOFF,
+    AGENT_SPAN_GUARDRAIL
+};
 
 struct agent_span {
     enum agent_span_kind kind;
-    char *name;  /* model name, tool name, target agent, guardrail name */
-    char *agent; /* the acting agent */
-    int64_t start_ns;    /* since the run started */
+    char *name;       /* model name, tool name, target agent, guardrail name */
+    char *agent;      /* the acting agent */
+    int64_t start_ns; /* since the run started */
     int64_t duration_ns;
     int status; /* 0 or ERR_* */
 };
@@ -156,13 +161,13 @@ struct agent_usage {
 };
 
 struct agent_result {
-    int status;        /* 0 or ERR_* */
-    char *error;       /* a sentence when status != 0 */
-    char *final_text;  /* the answer, when status == 0 */
+    int status;                     /* 0 or ERR_* */
+    char *error;                    /* a sentence when status != 0 */
+    char *final_text;               /* the answer, when status == 0 */
     const struct agent *last_agent; /* the agent that acted last (to continue with) */
     const char **path; /* names of the agents that acted, in order (borrowed from agents) */
     size_t n_path;
-    json_t *items; /* every item produced: messages, tool calls and results, handoffs */
+    json_t *items;             /* every item produced: messages, tool calls and results, handoffs */
     struct agent_usage *usage; /* summed per model */
     size_t n_usage;
     struct agent_span *spans;

@@ -11,10 +11,10 @@
 #include <stddef.h>
 
 struct buf {
-    char *data;  /* NUL-terminated; NULL until the first append */
-    size_t len;  /* bytes used, not counting the NUL */
-    size_t cap;  /* bytes allocated */
-    size_t max;  /* hard limit on len; 0 = unlimited */
+    char *data; /* NUL-terminated; NULL until the first append */
+    size_t len; /* bytes used, not counting the NUL */
+    size_t cap; /* bytes allocated */
+    size_t max; /* hard limit on len; 0 = unlimited */
 };
 
 void buf_init(struct buf *b, size_t max);

@@ -52,8 +52,7 @@ static bool valid_name(const char *s)
     return true;
 }
 
-static void config_set(struct config *cfg, const char *section, const char *key,
-                       const char *value)
+static void config_set(struct config *cfg, const char *section, const char *key, const char *value)
 {
     for (size_t i = 0; i < cfg->n; i++) {
         if (strcmp(cfg->entries[i].section, section) == 0 &&
@@ -64,8 +63,7 @@ static void config_set(struct config *cfg, const char *section, const char *key,
         }
     }
     cfg->entries = xrealloc(cfg->entries, (cfg->n + 1) * sizeof *cfg->entries);
-    cfg->entries[cfg->n++] =
-        (struct config_entry){xstrdup(section), xstrdup(key), xstrdup(value)};
+    cfg->entries[cfg->n++] = (struct config_entry){xstrdup(section), xstrdup(key), xstrdup(value)};
 }
 
 /* Strips one pair of matching quotes around a value. */
@@ -136,8 +134,8 @@ struct config *config_parse(const char *text, const char *name, char *err, size_
         char *line = xstrndup(p, len);
         const char *problem = NULL;
         lineno++;
-        if (memchr(p, '\0', len) == NULL && parse_line(cfg, line, section, sizeof section,
-                                                       &problem) != 0) {
+        if (memchr(p, '\0', len) == NULL &&
+            parse_line(cfg, line, section, sizeof section, &problem) != 0) {
             snprintf(err, errlen, "%s:%d: %s", name, lineno, problem);
             free(line);
             config_free(cfg);
@@ -241,8 +239,8 @@ int config_get_long(const struct config *cfg, const char *section, const char *k
     return 0;
 }
 
-int config_get_double(const struct config *cfg, const char *section, const char *key,
-                      double def, double *out, char *err, size_t errlen)
+int config_get_double(const struct config *cfg, const char *section, const char *key, double def,
+                      double *out, char *err, size_t errlen)
 {
     const char *v = config_get(cfg, section, key, NULL);
     if (!v || !*v) {

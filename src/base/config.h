@@ -27,8 +27,8 @@ const char *config_get(const struct config *cfg, const char *section, const char
  * the key and the bad value. A missing key yields def. */
 int config_get_long(const struct config *cfg, const char *section, const char *key, long def,
                     long *out, char *err, size_t errlen);
-int config_get_double(const struct config *cfg, const char *section, const char *key,
-                      double def, double *out, char *err, size_t errlen);
+int config_get_double(const struct config *cfg, const char *section, const char *key, double def,
+                      double *out, char *err, size_t errlen);
 int config_get_bool(const struct config *cfg, const char *section, const char *key, bool def,
                     bool *out, char *err, size_t errlen);
 /* The environment variable name that overrides section.key, written to out. */

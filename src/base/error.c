@@ -6,8 +6,8 @@ const char *err_message(int code)
     switch (code) {
     case 0:
         return "success";
-#define ERR_CASE(name, value, text)                                                            \
-    case value:                                                                                \
+#define ERR_CASE(name, value, text)                                                                \
+    case value:                                                                                    \
         return text;
         ERR_TABLE(ERR_CASE)
 #undef ERR_CASE
@@ -20,8 +20,8 @@ const char *err_name(int code)
     switch (code) {
     case 0:
         return "OK";
-#define ERR_CASE(name, value, text)                                                            \
-    case value:                                                                                \
+#define ERR_CASE(name, value, text)                                                                \
+    case value:                                                                                    \
         return #name;
         ERR_TABLE(ERR_CASE)
 #undef ERR_CASE

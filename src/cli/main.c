@@ -31,7 +31,8 @@ static const struct cli_command commands[] = {
     {"serve", cmd_serve, "serve [--host H] [--port P] [--port-file F]",
      "the web app and HTTP API (docs/API.md); prints the address to open"},
     {"user", cmd_user,
-     "user add NAME --role rep|manager|admin [--team T] | list [--json] | delete NAME | passwd NAME",
+     "user add NAME --role rep|manager|admin [--team T] | list [--json] | delete NAME | passwd "
+     "NAME",
      "the accounts of the web app (passwords: prompted, or one line on stdin)"},
     {"token", cmd_token, "token create NAME [--label L] | list [NAME]",
      "bearer tokens for API clients (printed once; only a hash is kept)"},

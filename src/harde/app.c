@@ -181,8 +181,7 @@ static int open_store(struct harde_app *app, char *err, size_t errlen)
 static int open_crm(struct harde_app *app, char *err, size_t errlen)
 {
     char inner[512];
-    app->crm = crm_open_configured(app->config, app->data_dir, app->share_dir, inner,
-                                   sizeof inner);
+    app->crm = crm_open_configured(app->config, app->data_dir, app->share_dir, inner, sizeof inner);
     if (!app->crm) {
         snprintf(err, errlen, "the CRM: %s", inner);
         return ERR_CONFIG;
@@ -248,15 +247,15 @@ int harde_app_open(struct harde_app *app, const char *config_path, unsigned need
     app->director_name = xstrdup(config_get(app->config, "company", "director", "Dale Harmon"));
     if ((rc = config_get_long(app->config, "model", "max_turns", AGENT_DEFAULT_MAX_TURNS,
                               &app->max_turns, err, errlen)) != 0 ||
-        (rc = config_get_long(app->config, "model", "history_tokens", 24000,
-                              &app->history_tokens, err, errlen)) != 0)
+        (rc = config_get_long(app->config, "model", "history_tokens", 24000, &app->history_tokens,
+                              err, errlen)) != 0)
         goto fail;
     if ((rc = open_book(app, err, errlen)) != 0)
         goto fail;
     if (need & HARDE_NEED_MODEL)
         need |= HARDE_NEED_INTENTS | HARDE_NEED_STORE | HARDE_NEED_CRM;
-    if ((rc = config_get_long(app->config, "state", "idle_minutes", 120,
-                              &app->state_idle_minutes, err, errlen)) != 0)
+    if ((rc = config_get_long(app->config, "state", "idle_minutes", 120, &app->state_idle_minutes,
+                              err, errlen)) != 0)
         goto fail;
     app->user = xstrdup(env_nonempty("USER") ? env_nonempty("USER") : "local");
     if ((need & HARDE_NEED_STORE) && (rc = open_store(app, err, errlen)) != 0)

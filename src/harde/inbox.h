@@ -25,10 +25,10 @@ struct inbox;
 
 /* What became of one message. */
 enum inbox_verdict {
-    INBOX_STARTED,    /* a new run */
-    INBOX_DUPLICATE,  /* the job already has its primer run */
-    INBOX_IGNORED,    /* not a trigger (other subject), or from an unknown sender */
-    INBOX_REJECTED,   /* malformed, no job id, or an unknown job */
+    INBOX_STARTED,   /* a new run */
+    INBOX_DUPLICATE, /* the job already has its primer run */
+    INBOX_IGNORED,   /* not a trigger (other subject), or from an unknown sender */
+    INBOX_REJECTED,  /* malformed, no job id, or an unknown job */
 };
 
 /* Opens the configured source ([inbox] dir or imap_url, imap_user, folder;
@@ -41,11 +41,11 @@ const char *inbox_describe(const struct inbox *in);
 /* Handles every new message once. *started counts the new runs. 0, or ERR_*
  * with err set when the source could not be read (messages already handled
  * stay handled). */
-int inbox_poll(struct inbox *in, struct primer *p, struct workflow_engine *engine,
-               size_t *started, char *err, size_t errlen);
+int inbox_poll(struct inbox *in, struct primer *p, struct workflow_engine *engine, size_t *started,
+               char *err, size_t errlen);
 /* Decides one raw message (exposed for tests): the verdict, and the job id
  * and a reason in words. */
-enum inbox_verdict inbox_judge(const struct inbox *in, const char *raw, size_t len,
-                               int64_t *job_id, char *reason, size_t reasonlen);
+enum inbox_verdict inbox_judge(const struct inbox *in, const char *raw, size_t len, int64_t *job_id,
+                               char *reason, size_t reasonlen);
 
 #endif

@@ -10,7 +10,6 @@
 
 /* Fills *job (free with crm_job_free). 0; ERR_INVALID when args name no job;
  * ERR_NOT_FOUND (or the CRM's error) with err set. */
-int job_lookup(struct crm *crm, const json_t *args, struct crm_job *job, char *err,
-               size_t errlen);
+int job_lookup(struct crm *crm, const json_t *args, struct crm_job *job, char *err, size_t errlen);
 
 #endif

@@ -73,7 +73,6 @@ static char *work_dir(const struct primer *p, struct workflow_ctx *ctx, char *er
     return dir;
 }
 
-
 /* Tells the engine's retry policy what kind of failure rc is. The services
  * name an HTTP failure's status in their message ("... (HTTP 503 after 1
  * attempt)", "... : HTTP 403 ..."), and net/smtp quotes an SMTP refusal's

@@ -46,8 +46,8 @@ int primer_register(struct primer *p, struct workflow_engine *engine);
  * run_id gets the run's id, *created whether it is new. 0, ERR_NOT_FOUND for
  * an unknown job, or ERR_* with err set. */
 int primer_start(struct primer *p, struct workflow_engine *engine, int64_t job_id, bool force,
-                 const char *requested_by, char run_id[STORE_ID_MAX + 1], bool *created,
-                 char *err, size_t errlen);
+                 const char *requested_by, char run_id[STORE_ID_MAX + 1], bool *created, char *err,
+                 size_t errlen);
 /* A run as JSON for people and pages: id, status, job, steps with status,
  * durations and errors, the video link, where the email went. New. */
 json_t *primer_run_json(const struct store_run *run);

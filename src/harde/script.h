@@ -35,8 +35,8 @@ struct script_facts {
 
 struct script_request {
     enum script_kind kind;
-    const char *tone;    /* "friendly" (default), "professional", "energetic" */
-    int target_seconds;  /* 60–120; 0 = 90 */
+    const char *tone;                      /* "friendly" (default), "professional", "energetic" */
+    int target_seconds;                    /* 60–120; 0 = 90 */
     const char *points[SCRIPT_MAX_POINTS]; /* topics to mention: "warranty", "financing", … */
     size_t n_points;
 };

@@ -70,14 +70,13 @@ static int load_document(struct harde_session *s, const json_t *doc, int64_t sta
     return 0;
 }
 
-int session_load(struct store *st, const char *id, int64_t state_idle_ms,
-                 struct harde_session *s, char *err, size_t errlen)
+int session_load(struct store *st, const char *id, int64_t state_idle_ms, struct harde_session *s,
+                 char *err, size_t errlen)
 {
     memset(s, 0, sizeof *s);
     llm_messages_init(&s->messages);
     if (!session_id_valid(id)) {
-        snprintf(err, errlen, "invalid session id \"%s\" (use 1-64 letters, digits, '-', '_')",
-                 id);
+        snprintf(err, errlen, "invalid session id \"%s\" (use 1-64 letters, digits, '-', '_')", id);
         return ERR_INVALID;
     }
     struct store_session row;

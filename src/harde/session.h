@@ -24,10 +24,10 @@ struct harde_session {
     char *owner;
     char *title;
     struct llm_messages messages;
-    char *active_agent;        /* name of the agent that spoke last, or NULL */
+    char *active_agent;         /* name of the agent that spoke last, or NULL */
     struct state_header *state; /* the active workflow state, or NULL (owned) */
-    json_t *pending;           /* a CRM write awaiting confirmation, or NULL (owned) */
-    int64_t version;           /* the store's version; 0 = not stored yet */
+    json_t *pending;            /* a CRM write awaiting confirmation, or NULL (owned) */
+    int64_t version;            /* the store's version; 0 = not stored yet */
     int64_t created_ms;
     int64_t updated_ms;
 };
@@ -39,8 +39,8 @@ void session_init_new(struct harde_session *s);
 /* Loads session id. 0; ERR_NOT_FOUND when there is none; ERR_INVALID for a
  * bad id; ERR_PARSE with err set when the stored document is damaged. A
  * workflow state idle for longer than state_idle_ms (0 = never) is dropped. */
-int session_load(struct store *st, const char *id, int64_t state_idle_ms,
-                 struct harde_session *s, char *err, size_t errlen);
+int session_load(struct store *st, const char *id, int64_t state_idle_ms, struct harde_session *s,
+                 char *err, size_t errlen);
 /* Saves s; 0, or ERR_CONFLICT when another process saved the session since
  * it was loaded, or ERR_IO, with err set. */
 int session_save(struct store *st, struct harde_session *s, char *err, size_t errlen);

@@ -58,8 +58,7 @@ void llm_message_copy(struct llm_message *dst, const struct llm_message *src);
 json_t *llm_messages_to_json(const struct llm_messages *m);
 /* Appends the messages of a JSON array made by llm_messages_to_json. 0, or
  * ERR_PARSE with a message naming the bad element. */
-int llm_messages_from_json(struct llm_messages *m, const json_t *array, char *err,
-                           size_t errlen);
+int llm_messages_from_json(struct llm_messages *m, const json_t *array, char *err, size_t errlen);
 const char *llm_role_name(enum llm_role role);
 
 struct llm_tool_spec {

@@ -91,8 +91,8 @@ static void config_env_overrides_file(void **state)
 static void config_typed_getters(void **state)
 {
     char err[256];
-    struct config *c = config_parse("[a]\nn = 42\nd = 0.5\nb = yes\nbad = 4x\n", "t", err,
-                                    sizeof err);
+    struct config *c =
+        config_parse("[a]\nn = 42\nd = 0.5\nb = yes\nbad = 4x\n", "t", err, sizeof err);
     long n;
     double d;
     bool b;

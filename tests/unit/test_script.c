@@ -65,7 +65,8 @@ static void revisions_change_the_script(void **state)
     assert_true(script_seconds(shorter) < script_seconds(before));
     assert_true(script_seconds(shorter) <= 80);
 
-    assert_int_equal(script_revise_request(&r, "mention the insurance and the cleanup", &change), 0);
+    assert_int_equal(script_revise_request(&r, "mention the insurance and the cleanup", &change),
+                     0);
     assert_string_equal(change, "added insurance and cleanup");
     free(change);
     char *with = script_compose(&facts, &r);

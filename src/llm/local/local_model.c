@@ -326,7 +326,7 @@ static int small_talk(const struct local_model *lm, const struct llm_request *re
 
 static bool is_stop_word(const char *w)
 {
-    static const char *const stop[] = {"the", "and", "for", "you", "are", "can", "how", "with",
+    static const char *const stop[] = {"the", "and", "for", "you",  "are",  "can",  "how",  "with",
                                        "job", "its", "was", "what", "this", "that", "from", "has"};
     for (size_t i = 0; i < sizeof stop / sizeof stop[0]; i++)
         if (strcmp(w, stop[i]) == 0)
