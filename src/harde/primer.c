@@ -134,26 +134,6 @@ static int step_context(struct workflow_ctx *ctx, const json_t *input, json_t *o
 
 /* ---- 2 script ------------------------------------------------------------- */
 
-/* "2026-12-01T18:00" → "Tuesday, December 1 at 6:00 PM". */
-static void human_time(const char *iso, char *out, size_t outlen)
-{
-    struct tm tm;
-    memset(&tm, 0, sizeof tm);
-    out[0] = '\0';
-    if (!iso || !strptime(iso, "%Y-%m-%dT%H:%M", &tm))
-        return;
-    tm.tm_isdst = -1;
-    time_t t = mktime(&tm);
-    localtime_r(&t, &tm);
-    char day[64];
-    strftime(day, sizeof day, "%A, %B %e", &tm);
-    char *dbl = strstr(day, "  ");
-    if (dbl)
-        memmove(dbl, dbl + 1, strlen(dbl));
-    int hour = tm.tm_hour % 12 ? tm.tm_hour % 12 : 12;
-    snprintf(out, outlen, "%s at %d:%02d %s", day, hour, tm.tm_min, tm.tm_hour < 12 ? "AM" : "PM");
-}
-
 static int step_script(struct workflow_ctx *ctx, const json_t *input, json_t *outputs,
                        json_t **output, char *err, size_t errlen)
 {
@@ -161,7 +141,8 @@ static int step_script(struct workflow_ctx *ctx, const json_t *input, json_t *ou
     const json_t *job = json_object_get(json_object_get(outputs, "context"), "job");
     const json_t *cust = json_object_get(json_object_get(outputs, "context"), "customer");
     char when[96];
-    human_time(json_string_value(json_object_get(job, "appointment")), when, sizeof when);
+    script_appointment_text(json_string_value(json_object_get(job, "appointment")), when,
+                            sizeof when);
     const json_t *addr = json_object_get(job, "address");
     struct script_facts facts = {
         .customer_first = json_string_value(json_object_get(cust, "first_name")),

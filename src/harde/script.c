@@ -5,7 +5,7 @@
  * asked for always appear; the kind's default points are added in order while
  * the script is shorter than the target, then dropped from the end while it is
  * longer. Every sentence is written for the homeowner, in the rep's voice. */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700
 #include "harde/script.h"
 
 #include <ctype.h>
@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "base/buf.h"
 #include "base/error.h"
@@ -293,6 +294,25 @@ double script_seconds(const char *text)
         in_word = !space;
     }
     return (double)words * 60.0 / SCRIPT_WORDS_PER_MINUTE;
+}
+
+void script_appointment_text(const char *iso, char *out, size_t outlen)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    out[0] = '\0';
+    if (!iso || !strptime(iso, "%Y-%m-%dT%H:%M", &tm))
+        return;
+    tm.tm_isdst = -1;
+    time_t t = mktime(&tm);
+    localtime_r(&t, &tm);
+    char day[64];
+    strftime(day, sizeof day, "%A, %B %e", &tm);
+    char *dbl = strstr(day, "  "); /* %e pads single-digit days with a space */
+    if (dbl)
+        memmove(dbl, dbl + 1, strlen(dbl));
+    int hour = tm.tm_hour % 12 ? tm.tm_hour % 12 : 12;
+    snprintf(out, outlen, "%s at %d:%02d %s", day, hour, tm.tm_min, tm.tm_hour < 12 ? "AM" : "PM");
 }
 
 /* ---- revising ------------------------------------------------------------- */

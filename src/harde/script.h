@@ -47,6 +47,10 @@ const char *script_kind_name(enum script_kind kind);
 /* The topics script_compose knows, NULL-terminated (static). */
 const char *const *script_topics(void);
 
+/* A CRM appointment ("2026-12-01T18:00", local time) in words for a script:
+ * "Tuesday, December 1 at 6:00 PM", written to out ("" when unreadable). */
+void script_appointment_text(const char *iso, char *out, size_t outlen);
+
 /* A new script for facts and request. */
 char *script_compose(const struct script_facts *facts, const struct script_request *request);
 /* Spoken length of text in seconds at SCRIPT_WORDS_PER_MINUTE. */

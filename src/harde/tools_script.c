@@ -18,26 +18,6 @@
 #include "harde/turn.h"
 #include "services/crm/crm.h"
 
-/* "2026-12-01T18:00" → "Tuesday, December 1 at 6:00 PM" (out), or "" when unreadable. */
-static void human_time(const char *iso, char *out, size_t outlen)
-{
-    struct tm tm;
-    memset(&tm, 0, sizeof tm);
-    out[0] = '\0';
-    if (!iso || !strptime(iso, "%Y-%m-%dT%H:%M", &tm))
-        return;
-    tm.tm_isdst = -1;
-    time_t t = mktime(&tm);
-    localtime_r(&t, &tm);
-    char day[64], clock[16];
-    strftime(day, sizeof day, "%A, %B %d", &tm);
-    if (day[strlen(day) - 2] == '0') /* "December 01" → "December 1" */
-        memmove(&day[strlen(day) - 2], &day[strlen(day) - 1], 2);
-    int hour = tm.tm_hour % 12 ? tm.tm_hour % 12 : 12;
-    snprintf(clock, sizeof clock, "%d:%02d %s", hour, tm.tm_min, tm.tm_hour < 12 ? "AM" : "PM");
-    snprintf(out, outlen, "%s at %s", day, clock);
-}
-
 /* The script request a state describes. Point strings are borrowed from it. */
 static void request_of(const struct script_draft_state *s, struct script_request *r)
 {
@@ -72,7 +52,7 @@ static char *compose(struct harde_turn_context *turn, const struct script_draft_
     char *space = strchr(first, ' ');
     if (space)
         *space = '\0';
-    human_time(job->appointment, when, sizeof when);
+    script_appointment_text(job->appointment, when, sizeof when);
     char trade[32];
     snprintf(trade, sizeof trade, "%s", crm_trade_key(job->trade));
     struct script_facts facts = {

@@ -102,6 +102,19 @@ static void own_key_points_are_kept(void **state)
     free(text);
 }
 
+static void appointments_read_naturally(void **state)
+{
+    char out[96];
+    script_appointment_text("2026-12-01T18:00", out, sizeof out);
+    assert_string_equal(out, "Tuesday, December 1 at 6:00 PM");
+    script_appointment_text("2026-12-15T09:30", out, sizeof out);
+    assert_string_equal(out, "Tuesday, December 15 at 9:30 AM");
+    script_appointment_text("next week", out, sizeof out);
+    assert_string_equal(out, "");
+    script_appointment_text(NULL, out, sizeof out);
+    assert_string_equal(out, "");
+}
+
 static void kinds_parse(void **state)
 {
     assert_int_equal(script_kind_parse("Primer"), SCRIPT_PRIMER);
@@ -118,6 +131,7 @@ int main(void)
         cmocka_unit_test(every_kind_and_target_stays_in_range),
         cmocka_unit_test(revisions_change_the_script),
         cmocka_unit_test(own_key_points_are_kept),
+        cmocka_unit_test(appointments_read_naturally),
         cmocka_unit_test(kinds_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
