@@ -34,7 +34,6 @@
 #include "services/render/render.h"
 #include "services/speech/speech.h"
 
-#define PRIMER_DEDUPE_FMT "primer:job:%lld" /* one run per job (inbox.h) */
 
 struct primer {
     struct harde_app *app;
@@ -656,12 +655,12 @@ void primer_close(struct primer *p)
     free(p);
 }
 
-int primer_start(struct primer *p, struct workflow_engine *engine, int64_t job_id, bool force,
-                 const char *requested_by, char run_id[STORE_ID_MAX + 1], bool *created, char *err,
-                 size_t errlen)
+int primer_request(struct store *st, struct crm *crm, int64_t job_id, bool force,
+                   const char *requested_by, struct store_run *run, bool *created, char *err,
+                   size_t errlen)
 {
     struct crm_job job;
-    int rc = crm_job_get(p->app->crm, job_id, &job, err, errlen);
+    int rc = crm_job_get(crm, job_id, &job, err, errlen);
     if (rc != 0)
         return rc;
     crm_job_free(&job);
@@ -669,10 +668,26 @@ int primer_start(struct primer *p, struct workflow_engine *engine, int64_t job_i
                               "requested_by", requested_by ? requested_by : "");
     char key[64];
     snprintf(key, sizeof key, PRIMER_DEDUPE_FMT, (long long)job_id);
-    rc = workflow_start(engine, PRIMER_WORKFLOW, input, key, force, run_id, created);
+    struct store_run_new in = {
+        .workflow = PRIMER_WORKFLOW, .input = input, .dedupe_key = key, .force = force};
+    rc = store_run_create(st, &in, run, created);
     if (rc != 0)
-        snprintf(err, errlen, "cannot start the primer run: %s", workflow_engine_error(engine));
+        snprintf(err, errlen, "cannot start the primer run: %s", store_error(st));
     json_decref(input);
+    return rc;
+}
+
+int primer_start(struct primer *p, struct workflow_engine *engine, int64_t job_id, bool force,
+                 const char *requested_by, char run_id[STORE_ID_MAX + 1], bool *created, char *err,
+                 size_t errlen)
+{
+    (void)engine; /* the run is recorded in the engine's store; any worker moves it */
+    struct store_run run = {0};
+    int rc = primer_request(p->app->store, p->app->crm, job_id, force, requested_by, &run, created,
+                            err, errlen);
+    if (rc == 0)
+        memcpy(run_id, run.id, sizeof run.id);
+    store_run_free(&run);
     return rc;
 }
 

@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "harde/app.h"
+#include "services/crm/crm.h"
 #include "store/store.h"
 #include "workflow/workflow.h"
 
@@ -42,6 +43,14 @@ struct primer *primer_open(struct harde_app *app, char *err, size_t errlen);
 void primer_close(struct primer *p);
 /* Registers the workflow with engine. */
 int primer_register(struct primer *p, struct workflow_engine *engine);
+/* Records (or finds) the primer run for job_id in st — one per job unless
+ * force — after checking the job exists in crm. Needs no media services: the
+ * chat tool and the HTTP API call it, and a worker produces the video.
+ * *run (new; store_run_free) and *created as store_run_create sets them. 0,
+ * ERR_NOT_FOUND for an unknown job, or ERR_* with err set. */
+int primer_request(struct store *st, struct crm *crm, int64_t job_id, bool force,
+                   const char *requested_by, struct store_run *run, bool *created, char *err,
+                   size_t errlen);
 /* Starts (or finds) the primer run for job_id: one per job unless force.
  * run_id gets the run's id, *created whether it is new. 0, ERR_NOT_FOUND for
  * an unknown job, or ERR_* with err set. */

@@ -50,18 +50,12 @@ static json_t *primer_start_tool(struct agent_context *ctx, json_t *args, char *
         *error = xstrdup(err);
         return NULL;
     }
-    char key[64];
-    snprintf(key, sizeof key, PRIMER_DEDUPE_FMT, (long long)job.id);
-    json_t *input = json_pack("{s:I, s:b, s:s}", "job_id", (json_int_t)job.id, "force", 0,
-                              "requested_by", turn->app->user ? turn->app->user : "");
-    struct store_run_new in = {.workflow = PRIMER_WORKFLOW, .input = input, .dedupe_key = key};
     struct store_run run = {0};
     bool created = false;
-    int rc = store_run_create(turn->app->store, &in, &run, &created);
-    json_decref(input);
     json_t *result = NULL;
-    if (rc != 0)
-        *error = xasprintf("cannot start the primer run: %s", store_error(turn->app->store));
+    if (primer_request(turn->app->store, turn->app->crm, job.id, false, turn->app->user, &run,
+                       &created, err, sizeof err) != 0)
+        *error = xstrdup(err);
     else
         result = run_summary(&run, &job, created);
     store_run_free(&run);

@@ -70,28 +70,15 @@ void api_run_get(struct web_call *call)
     reply_run(call, http_req_param(call->req, "id"), 200);
 }
 
-/* Records the primer run of job (unless it has one); answers with it. */
+/* Records the primer run of job (unless it has one). */
 static int start_run(struct web_call *call, int64_t job, bool force, char run_id[STORE_ID_MAX + 1],
                      bool *created, char *err, size_t errlen)
 {
-    struct crm_job j;
-    int rc = crm_job_get(call->worker->app.crm, job, &j, err, errlen);
-    if (rc != 0)
-        return rc;
-    crm_job_free(&j);
-    char key[64];
-    snprintf(key, sizeof key, PRIMER_DEDUPE_FMT, (long long)job);
-    json_t *input = json_pack("{s:I, s:b, s:s}", "job_id", (json_int_t)job, "force", force,
-                              "requested_by", call->who.name);
-    struct store_run_new in = {
-        .workflow = PRIMER_WORKFLOW, .input = input, .dedupe_key = key, .force = force};
     struct store_run run = {0};
-    rc = store_run_create(call->worker->app.store, &in, &run, created);
-    json_decref(input);
+    int rc = primer_request(call->worker->app.store, call->worker->app.crm, job, force,
+                            call->who.name, &run, created, err, errlen);
     if (rc == 0)
         memcpy(run_id, run.id, sizeof run.id);
-    else
-        snprintf(err, errlen, "cannot start the run: %s", store_error(call->worker->app.store));
     store_run_free(&run);
     return rc;
 }

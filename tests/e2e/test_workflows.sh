@@ -142,9 +142,25 @@ PY
     check_contains "sessions: lists the conversation" "$RUN_OUT" "sc"
 }
 
+t_primer_chat() {
+    fresh primer
+    turn p-1 pr "make the primer video for the Garcia job"
+    check_contains "chat: starts the primer video for the job" "$RUN_OUT" "Started the primer video"
+    turn p-2 pr "make the primer video for the Garcia job"
+    check_contains "chat: a second request finds the same run" "$RUN_OUT" "is run"
+    turn p-3 pr "did the primer go out for job 1042?"
+    check_contains "chat: says where it stands" "$RUN_OUT" "pending"
+    run_harde p-runs runs --json
+    py_check "chat: exactly one run for the job" <<'PY'
+runs = load_json(E["RUN_OUT"])
+assert len(runs) == 1 and runs[0]["job_id"] == 1042, runs
+PY
+}
+
 e2e_test "a new client over five turns with a correction and a confirmation" t_new_client
 e2e_test "the same conversation with the process killed between turns" t_new_client_killed
 e2e_test "an ambiguous answer writes nothing" t_ambiguous_writes_nothing
 e2e_test "a stage move waits for the rep's yes" t_stage_move
 e2e_test "the script workflow: draft, revise, save" t_script
+e2e_test "the primer video started and checked from chat" t_primer_chat
 done_testing
