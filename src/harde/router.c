@@ -19,20 +19,8 @@ const char *harde_flow_name(enum harde_flow flow)
  * than the Sales Coach: the rep is probably answering it. */
 static bool question_pending(const struct harde_session *s)
 {
-    for (size_t i = s->messages.len; i-- > 0;) {
-        const struct llm_message *m = &s->messages.items[i];
-        if (m->role == LLM_ROLE_USER)
-            return false;
-        if (m->role == LLM_ROLE_ASSISTANT && m->content && !m->n_tool_calls) {
-            size_t n = strlen(m->content);
-            while (n && (m->content[n - 1] == ' ' || m->content[n - 1] == '\n'))
-                n--;
-            bool yes_no = n >= 8 && strncmp(m->content + n - 8, "(yes/no)", 8) == 0;
-            return n && (m->content[n - 1] == '?' || yes_no) && m->agent &&
-                   strcmp(m->agent, "Sales Coach") != 0;
-        }
-    }
-    return false;
+    const struct llm_message *q = llm_messages_open_question(s->messages.items, s->messages.len);
+    return q && q->agent && strcmp(q->agent, "Sales Coach") != 0;
 }
 
 void harde_route_message(const struct harde_app *app, const struct harde_session *session,

@@ -4,6 +4,7 @@
  * replayed to any backend. */
 #include "llm/model.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,23 @@ static const char *const role_names[] = {"system", "user", "assistant", "tool"};
 const char *llm_role_name(enum llm_role role)
 {
     return (unsigned)role < 4 ? role_names[role] : "unknown";
+}
+
+const struct llm_message *llm_messages_open_question(const struct llm_message *msgs, size_t before)
+{
+    for (size_t i = before; i-- > 0;) {
+        const struct llm_message *m = &msgs[i];
+        if (m->role == LLM_ROLE_USER)
+            return NULL;
+        if (m->role != LLM_ROLE_ASSISTANT || !m->content || m->n_tool_calls)
+            continue;
+        size_t n = strlen(m->content);
+        while (n && isspace((unsigned char)m->content[n - 1]))
+            n--;
+        bool yes_no = n >= 8 && strncmp(m->content + n - 8, "(yes/no)", 8) == 0;
+        return n && (m->content[n - 1] == '?' || yes_no) ? m : NULL;
+    }
+    return NULL;
 }
 
 void llm_messages_init(struct llm_messages *m)

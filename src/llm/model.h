@@ -60,6 +60,10 @@ json_t *llm_messages_to_json(const struct llm_messages *m);
  * ERR_PARSE with a message naming the bad element. */
 int llm_messages_from_json(struct llm_messages *m, const json_t *array, char *err, size_t errlen);
 const char *llm_role_name(enum llm_role role);
+/* The last assistant text among msgs[0..before) — stopping at a user message —
+ * when it asks the user something (ends with "?" or "(yes/no)"), else NULL.
+ * Borrowed. How routers and the local model tell an answer from a new request. */
+const struct llm_message *llm_messages_open_question(const struct llm_message *msgs, size_t before);
 
 struct llm_tool_spec {
     const char *name;

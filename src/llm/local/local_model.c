@@ -98,25 +98,6 @@ static const struct llm_tool_call *call_answered(const struct llm_request *req, 
     return NULL;
 }
 
-/* The assistant text message just before message index `before`, if it is a
- * question (its agent, borrowed), else NULL. */
-static const struct llm_message *pending_question(const struct llm_request *req, long before)
-{
-    for (long i = before - 1; i >= 0; i--) {
-        const struct llm_message *m = &req->messages[i];
-        if (m->role == LLM_ROLE_USER)
-            return NULL;
-        if (m->role == LLM_ROLE_ASSISTANT && m->content && m->n_tool_calls == 0) {
-            size_t n = strlen(m->content);
-            while (n && isspace((unsigned char)m->content[n - 1]))
-                n--;
-            bool yes_no = n >= 8 && strncmp(m->content + n - 8, "(yes/no)", 8) == 0;
-            return n && (m->content[n - 1] == '?' || yes_no) ? m : NULL;
-        }
-    }
-    return NULL;
-}
-
 /* The agent of the last assistant text before message index `before`, or NULL. */
 static const char *last_speaker(const struct llm_request *req, long before)
 {
@@ -654,7 +635,7 @@ static int local_complete(void *impl, const struct llm_request *req, llm_text_cb
     }
     char own[64];
     local_model_label_of(req->agent ? req->agent : "", own, sizeof own);
-    const struct llm_message *question = pending_question(req, u);
+    const struct llm_message *question = llm_messages_open_question(req->messages, (size_t)u);
     bool arrived = answered != NULL; /* just handed off to: act, don't bounce */
 
     if (!arrived) {
