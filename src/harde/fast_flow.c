@@ -41,21 +41,6 @@ static void on_delta(const char *delta, size_t len, void *user)
     emit(r, AGENT_EVENT_TEXT_DELTA, delta, len, 0);
 }
 
-/* Streams a composed answer word by word, like a model would. */
-static void stream_words(struct fast_run *r, const char *text)
-{
-    const char *p = text;
-    while (*p) {
-        const char *q = p;
-        while (*q && *q != ' ' && *q != '\n')
-            q++;
-        while (*q == ' ' || *q == '\n')
-            q++;
-        on_delta(p, (size_t)(q - p), r);
-        p = q;
-    }
-}
-
 static char *passages_block(const struct kb_results *hits)
 {
     struct buf b;
@@ -169,7 +154,7 @@ int harde_fast_flow_run(struct harde_app *app, struct harde_session *s, const ch
         if (strcmp(app->backend, "local") == 0) {
             int64_t t1 = clock_now_ns();
             char *answer = kb_answer_compose(text, &hits, NULL);
-            stream_words(&r, answer);
+            llm_stream_words(answer, on_delta, &r);
             free(answer);
             res->spans[1] =
                 (struct agent_span){AGENT_SPAN_MODEL, xstrdup("local"),    xstrdup(coach->name),

@@ -234,6 +234,20 @@ void llm_response_free(struct llm_response *r)
     memset(r, 0, sizeof *r);
 }
 
+void llm_stream_words(const char *text, llm_text_cb *on_text, void *user)
+{
+    const char *p = text;
+    while (*p) {
+        const char *q = p;
+        while (*q && !isspace((unsigned char)*q))
+            q++;
+        while (*q && isspace((unsigned char)*q))
+            q++;
+        on_text(p, (size_t)(q - p), user);
+        p = q;
+    }
+}
+
 int llm_complete(struct llm_model *model, const struct llm_request *req, llm_text_cb *on_text,
                  void *user, struct llm_response *out, char *err, size_t errlen)
 {

@@ -131,6 +131,10 @@ struct llm_model {
     void *impl;
 };
 
+/* Delivers text to on_text word by word (each word with the spaces after it),
+ * the way a model streams: for answers composed without a model. */
+void llm_stream_words(const char *text, llm_text_cb *on_text, void *user);
+
 /* Calls the backend; out is zeroed first. */
 int llm_complete(struct llm_model *model, const struct llm_request *req, llm_text_cb *on_text,
                  void *user, struct llm_response *out, char *err, size_t errlen);

@@ -129,19 +129,8 @@ static double probability_of(const struct intent_prediction *pred, const char *l
 static void respond_text(const struct llm_request *req, llm_text_cb *on_text, void *user,
                          struct llm_response *out, char *text)
 {
-    if (req->stream && on_text) {
-        /* Word by word, spaces kept with the word before them. */
-        const char *p = text;
-        while (*p) {
-            const char *q = p;
-            while (*q && !isspace((unsigned char)*q))
-                q++;
-            while (*q && isspace((unsigned char)*q))
-                q++;
-            on_text(p, (size_t)(q - p), user);
-            p = q;
-        }
-    }
+    if (req->stream && on_text)
+        llm_stream_words(text, on_text, user);
     out->content = text;
     out->finish_reason = xstrdup("stop");
 }
