@@ -227,11 +227,6 @@ void crm_set_err(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-char *crm_dup(const char *s)
-{
-    return s ? xstrdup(s) : NULL;
-}
-
 bool crm_blank(const char *s)
 {
     if (!s)

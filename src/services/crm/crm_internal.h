@@ -23,8 +23,6 @@ struct crm *crm_leap_open(const struct crm_options *opts, char *err, size_t errl
 
 void crm_set_err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* New copy of s, or NULL for NULL. */
-char *crm_dup(const char *s);
 /* New copy of s without leading/trailing white space; NULL for NULL or blank. */
 char *crm_dup_trimmed(const char *s);
 /* True when s is NULL or only white space. */

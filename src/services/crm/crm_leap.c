@@ -416,10 +416,10 @@ static int leap_customer_get(struct crm *crm, int64_t id, struct crm_customer *o
             if (!j->street && !j->city) {
                 free(j->state);
                 free(j->zip);
-                j->street = crm_dup(out->street);
-                j->city = crm_dup(out->city);
-                j->state = crm_dup(out->state);
-                j->zip = crm_dup(out->zip);
+                j->street = xstrdup(out->street);
+                j->city = xstrdup(out->city);
+                j->state = xstrdup(out->state);
+                j->zip = xstrdup(out->zip);
             }
             if (!j->customer_id)
                 j->customer_id = out->id;
@@ -444,14 +444,14 @@ static int leap_job_notes(struct crm_leap *C, struct crm_job *job, char *err, si
     {
         struct crm_note *n = &job->notes[job->note_count++];
         n->id = crm_leap_int(item, "id");
-        n->text = crm_dup(crm_leap_str(item, "note"));
+        n->text = xstrdup(crm_leap_str(item, "note"));
         json_t *by = crm_leap_unwrap(json_object_get(item, "created_by"));
         const char *full = json_is_object(by) ? crm_leap_str(by, "full_name") : NULL;
-        n->author = crm_dup(full);
+        n->author = xstrdup(full);
         const char *at = crm_leap_str(item, "created_at");
         n->created_at = at && strlen(at) == 19 && at[10] == ' '
                             ? xasprintf("%.10sT%.8sZ", at, at + 11)
-                            : crm_dup(at);
+                            : xstrdup(at);
     }
     json_decref(root);
     return rc;

@@ -181,14 +181,14 @@ static void address_of(json_t *a, struct address *out)
     memset(out, 0, sizeof *out);
     if (!json_is_object(a))
         return;
-    out->street = crm_dup(crm_leap_str(a, "address"));
-    out->city = crm_dup(crm_leap_str(a, "city"));
+    out->street = xstrdup(crm_leap_str(a, "address"));
+    out->city = xstrdup(crm_leap_str(a, "city"));
     json_t *state = json_object_get(a, "state");
     if (json_is_object(state))
-        out->state = crm_dup(crm_leap_str(state, "code"));
+        out->state = xstrdup(crm_leap_str(state, "code"));
     else
-        out->state = crm_dup(json_string_value(state));
-    out->zip = crm_dup(crm_leap_str(a, "zip"));
+        out->state = xstrdup(json_string_value(state));
+    out->zip = xstrdup(crm_leap_str(a, "zip"));
 }
 
 /* The customer's phone: the first "cell", else the first number; E.164 when it is a US one. */
@@ -222,17 +222,17 @@ void crm_leap_customer(json_t *obj, struct crm_customer *out)
 {
     struct address a;
     out->id = crm_leap_int(obj, "id");
-    out->first_name = crm_dup(crm_leap_str(obj, "first_name"));
-    out->last_name = crm_dup(crm_leap_str(obj, "last_name"));
+    out->first_name = xstrdup(crm_leap_str(obj, "first_name"));
+    out->last_name = xstrdup(crm_leap_str(obj, "last_name"));
     out->phone = phone_of(json_object_get(obj, "phones"));
-    out->email = crm_dup(crm_leap_str(obj, "email"));
+    out->email = xstrdup(crm_leap_str(obj, "email"));
     address_of(json_object_get(obj, "address"), &a);
     out->street = a.street;
     out->city = a.city;
     out->state = a.state;
     out->zip = a.zip;
     const char *source = crm_leap_str(obj, "referred_by_note");
-    out->lead_source = crm_dup(source ? source : crm_leap_str(obj, "referred_by_type"));
+    out->lead_source = xstrdup(source ? source : crm_leap_str(obj, "referred_by_type"));
     out->created_at = stamp(crm_leap_str(obj, "created_at"));
 }
 
@@ -251,9 +251,9 @@ void crm_leap_job(json_t *obj, struct crm_job *out)
 {
     out->id = crm_leap_int(obj, "id");
     out->customer_id = crm_leap_int(obj, "customer_id");
-    out->number = crm_dup(crm_leap_str(obj, "number"));
+    out->number = xstrdup(crm_leap_str(obj, "number"));
     const char *description = crm_leap_str(obj, "description");
-    out->description = crm_dup(description ? description : crm_leap_str(obj, "name"));
+    out->description = xstrdup(description ? description : crm_leap_str(obj, "name"));
     job_stage_of(obj, out);
     out->stage_changed_at = stamp(crm_leap_str(obj, "stage_last_modified"));
     out->created_at = stamp(crm_leap_str(obj, "created_at"));

@@ -214,7 +214,8 @@ static int speech_common(const struct config *cfg, struct speech_common *c, char
     if (!rc)
         rc = config_get_long(cfg, "speech", "max_retries", -1, &c->max_retries, err, errlen);
     /* The backends read 0 as "the default" and < 0 as "none". */
-    c->max_retries = c->max_retries < 0 ? 0 : c->max_retries == 0 ? -1 : c->max_retries;
+    if (!rc)
+        c->max_retries = c->max_retries < 0 ? 0 : c->max_retries == 0 ? -1 : c->max_retries;
     if (!rc)
         rc = config_get_long(cfg, "speech", "retry_base_ms", 0, &c->retry_base_ms, err, errlen);
     return rc;
