@@ -8,9 +8,11 @@
  *   ------------------    ----------------------   --------------------------------
  *   tool result (domain)  —                        answer from the result
  *   user / handoff result handoffs, intent elsewhere  transfer_to_<intent>
- *   user / handoff result domain tools             call the best tool, or ask for
- *                                                  what is missing
- *   user                  nothing that fits        greeting / thanks / help reply,
+ *   user / handoff result domain tools             call the best-matching tool (a
+ *                                                  specialist always acts: it was
+ *                                                  routed here), or ask for what
+ *                                                  is missing
+ *   user                  only handoffs (Triage)   greeting / thanks / help reply,
  *                                                  or a clarifying question */
 #include "llm/local/local_model.h"
 
@@ -25,9 +27,8 @@
 #include "llm/local/entities.h"
 #include "llm/local/extract.h"
 
-#define LOCAL_MAX_REPLY    16384
-#define LOCAL_HANDOFF_PFX  "transfer_to_"
-#define LOCAL_STREAM_WORDS 1
+#define LOCAL_MAX_REPLY   16384
+#define LOCAL_HANDOFF_PFX "transfer_to_"
 /* An intent this sure is a new request even right after another specialist spoke. */
 #define LOCAL_CLEAR_INTENT 0.75
 
@@ -36,7 +37,8 @@ struct local_model {
     char *assistant_name;
 };
 
-void local_model_label_of(const char *agent_name, char *out, size_t outlen)
+/* The agent name as an intent label: "Sales Coach" → "sales_coach" (written to out). */
+static void label_of(const char *agent_name, char *out, size_t outlen)
 {
     size_t n = 0;
     bool gap = false;
@@ -218,8 +220,7 @@ static void append_lowered_first(struct buf *b, const char *s)
     buf_append(b, s + 1, n - 1);
 }
 
-static char *capabilities(const struct local_model *lm, const struct llm_request *req,
-                          const char *opening)
+static char *capabilities(const struct llm_request *req, const char *opening)
 {
     struct buf b;
     buf_init(&b, LOCAL_MAX_REPLY);
@@ -232,7 +233,6 @@ static char *capabilities(const struct local_model *lm, const struct llm_request
         append_lowered_first(&b, handoff_phrase(&req->tools[i]));
     }
     buf_append_str(&b, shown ? "\nWhat do you need?" : " What do you need?");
-    (void)lm;
     return buf_steal(&b);
 }
 
@@ -267,14 +267,14 @@ static int small_talk(const struct local_model *lm, const struct llm_request *re
     char *text;
     if (pred->confident && strcmp(pred->label, "greeting") == 0) {
         char *opening = xasprintf("Hi! %s here.", lm->assistant_name);
-        text = capabilities(lm, req, opening);
+        text = capabilities(req, opening);
         free(opening);
     } else if (pred->confident && strcmp(pred->label, "thanks") == 0) {
         text = xstrdup("Anytime. Go get that signature!");
     } else if (pred->confident && strcmp(pred->label, "help") == 0) {
         char *opening =
             xasprintf("I'm %s, your sales director in your pocket.", lm->assistant_name);
-        text = capabilities(lm, req, opening);
+        text = capabilities(req, opening);
         free(opening);
     } else if (pred->confident && pred->margin > 0.3) {
         char human[64];
@@ -283,7 +283,7 @@ static int small_talk(const struct local_model *lm, const struct llm_request *re
             if (*p == '_')
                 *p = ' ';
         char *opening = xasprintf("That sounds like %s work, which I can't do here yet.", human);
-        text = capabilities(lm, req, opening);
+        text = capabilities(req, opening);
         free(opening);
     } else {
         text = clarifying_question(req, pred);
@@ -623,7 +623,7 @@ static int local_complete(void *impl, const struct llm_request *req, llm_text_cb
         return ERR_MODEL;
     }
     char own[64];
-    local_model_label_of(req->agent ? req->agent : "", own, sizeof own);
+    label_of(req->agent ? req->agent : "", own, sizeof own);
     const struct llm_message *question = llm_messages_open_question(req->messages, (size_t)u);
     bool arrived = answered != NULL; /* just handed off to: act, don't bounce */
 
@@ -631,7 +631,7 @@ static int local_complete(void *impl, const struct llm_request *req, llm_text_cb
         /* An answer to a specialist's question goes back to it. */
         if (question && question->agent) {
             char asked_by[64];
-            local_model_label_of(question->agent, asked_by, sizeof asked_by);
+            label_of(question->agent, asked_by, sizeof asked_by);
             const struct llm_tool_spec *back = handoff_to(req, asked_by);
             bool elsewhere = pred.confident && strcmp(pred.label, asked_by) != 0 &&
                              handoff_to(req, pred.label) && pred.margin > 0.5;
@@ -649,7 +649,7 @@ static int local_complete(void *impl, const struct llm_request *req, llm_text_cb
         if (previous && !(pred.confident && is_small_talk(pred.label)) &&
             pred.probability < LOCAL_CLEAR_INTENT) {
             char label[64];
-            local_model_label_of(previous, label, sizeof label);
+            label_of(previous, label, sizeof label);
             const struct llm_tool_spec *back = handoff_to(req, label);
             if (back && strcmp(label, own) != 0 && probability_of(&pred, label) >= 0.15) {
                 respond_call(req, out, back->name, xstrdup("{}"));

@@ -33,7 +33,4 @@ struct local_model_options {
 struct llm_model *local_model_new(const struct local_model_options *options, char *err,
                                   size_t errlen);
 
-/* The agent name as an intent label: "Sales Coach" → "sales_coach" (written to out). */
-void local_model_label_of(const char *agent_name, char *out, size_t outlen);
-
 #endif
