@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "base/utf8.h"
 #include "base/xalloc.h"
 #include "net/http_server_internal.h"
 
@@ -98,9 +99,11 @@ drop:
 struct MHD_Response *http_error_response(int status, const char *code, const char *message,
                                          size_t *body_len)
 {
+    /* The message may quote client bytes (a path): invalid UTF-8 becomes U+FFFD
+     * instead of making jansson refuse the whole body. */
     json_t *body =
-        json_pack("{s:{s:s,s:s}}", "error", "code", code ? code : http_error_code(status),
-                  "message", message ? message : "");
+        json_pack("{s:{s:s,s:o}}", "error", "code", code ? code : http_error_code(status),
+                  "message", utf8_json_string(message));
     char *text = json_dumps(body, JSON_COMPACT);
     json_decref(body);
     if (!text)

@@ -55,8 +55,8 @@ void store_new_run_id(char out[STORE_RUN_ID_LEN + 1])
         if (n <= 0) {
             /* The kernel's random source does not fail on Linux ≥ 3.17;
              * should it, an id must still not repeat within this process. */
-            int64_t t = clock_now_ns();
-            for (; got < sizeof raw; got++, t = t * 6364136223846793005LL + 1442695040888963407LL)
+            uint64_t t = (uint64_t)clock_now_ns(); /* unsigned: the LCG wraps, never overflows */
+            for (; got < sizeof raw; got++, t = t * 6364136223846793005ULL + 1442695040888963407ULL)
                 raw[got] = (unsigned char)(t >> 33);
             break;
         }

@@ -19,6 +19,7 @@
 #include <jansson.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1095,6 +1096,34 @@ static int raw_connect_send(int port, const char *request_text)
     return fd;
 }
 
+/* A 404 for a path that is not UTF-8 keeps its code and message (the bytes
+ * the message quotes become U+FFFD, not an "internal" error with no message). */
+static void test_error_with_invalid_utf8_path(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fixture_start(&f, basic_server(NULL));
+    int fd = raw_connect_send(http_server_port(f.server),
+                              "GET /v1/\xff\xfe HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    char buf[4096];
+    size_t got = 0;
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 5000) != 1)
+            break;
+        ssize_t n = recv(fd, buf + got, sizeof buf - 1 - got, 0);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    buf[got] = '\0';
+    close(fd);
+    assert_non_null(strstr(buf, " 404 "));
+    assert_non_null(strstr(buf, "\"code\":\"not_found\""));
+    assert_non_null(strstr(buf, "no route for /v1/"));
+    http_server_free(f.server);
+}
+
 static void test_sse_slow_client_never_blocks(void **state)
 {
     (void)state;
@@ -1566,6 +1595,7 @@ int main(void)
         cmocka_unit_test(test_sse_multiline_data),
         cmocka_unit_test(test_sse_keepalive),
         cmocka_unit_test(test_sse_client_disconnect),
+        cmocka_unit_test(test_error_with_invalid_utf8_path),
         cmocka_unit_test(test_sse_slow_client_never_blocks),
         cmocka_unit_test(test_sse_slow_reader_gets_everything),
         cmocka_unit_test(test_sse_200_concurrent),
