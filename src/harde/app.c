@@ -197,6 +197,19 @@ static void resolve_kb(struct harde_app *app)
     app->kb_dir = dir && *dir ? xstrdup(dir) : xasprintf("%s/kb", app->share_dir);
 }
 
+struct store *harde_app_store_take(struct harde_app *app)
+{
+    if (app->store)
+        return app->store;
+    return app->store_lender ? app->store_lender->take(app->store_lender->ctx) : NULL;
+}
+
+void harde_app_store_give(struct harde_app *app, struct store *st)
+{
+    if (st && st != app->store && app->store_lender)
+        app->store_lender->give(app->store_lender->ctx, st);
+}
+
 struct kb *harde_app_kb(struct harde_app *app, char *err, size_t errlen)
 {
     if (app->kb)

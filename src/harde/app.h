@@ -31,6 +31,14 @@ enum {
     HARDE_NEED_CRM = 32,
 };
 
+/* Lends store connections to an app that has none of its own (the web
+ * server's turn workers share a small pool instead of one per thread). */
+struct harde_store_lender {
+    struct store *(*take)(void *ctx);
+    void (*give)(void *ctx, struct store *st);
+    void *ctx;
+};
+
 struct harde_app {
     struct config *config;
     char *data_dir;  /* created on first use */
@@ -38,15 +46,16 @@ struct harde_app {
     char *book_path;
     struct price_book *book;
     struct llm_model *model;
-    const char *backend;          /* "openai" or "local" */
-    struct intent_model *intents; /* the local classifier (routing, local model) */
-    struct kb *kb;                /* the company playbook, opened on first use */
-    char *kb_dir;                 /* where the playbook's Markdown files are */
-    char *kb_index;               /* the FTS5 index file */
-    struct store *store;          /* sessions, runs, users ([store] path) */
-    struct crm *crm;              /* the CRM: local SQLite or Leap */
-    long state_idle_minutes;      /* [state] idle_minutes: a workflow state expires after */
-    char *user;                   /* who is talking ($USER on the CLI; the login on the web) */
+    const char *backend;                           /* "openai" or "local" */
+    struct intent_model *intents;                  /* the local classifier (routing, local model) */
+    struct kb *kb;                                 /* the company playbook, opened on first use */
+    char *kb_dir;                                  /* where the playbook's Markdown files are */
+    char *kb_index;                                /* the FTS5 index file */
+    struct store *store;                           /* sessions, runs, users ([store] path) */
+    const struct harde_store_lender *store_lender; /* when store is NULL (borrowed) */
+    struct crm *crm;                               /* the CRM: local SQLite or Leap */
+    long state_idle_minutes; /* [state] idle_minutes: a workflow state expires after */
+    char *user;              /* who is talking ($USER on the CLI; the login on the web) */
     char *model_base_url;
     char *triage_model;     /* [model] triage, default gpt-4.1-mini */
     char *specialist_model; /* [model] specialist, default gpt-4.1 */
@@ -62,6 +71,11 @@ struct harde_app {
 int harde_app_open(struct harde_app *app, const char *config_path, unsigned need, char *err,
                    size_t errlen);
 void harde_app_close(struct harde_app *app);
+/* A store connection for a short piece of work: the app's own, else one
+ * borrowed from its lender, else NULL. Give it back with harde_app_store_give. */
+struct store *harde_app_store_take(struct harde_app *app);
+void harde_app_store_give(struct harde_app *app, struct store *st);
+
 /* The playbook index, opened (and imported on first use) when first needed:
  * a turn that never touches the playbook does not pay for it. Borrowed, or
  * NULL with err set. */

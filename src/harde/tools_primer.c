@@ -53,11 +53,15 @@ static json_t *primer_start_tool(struct agent_context *ctx, json_t *args, char *
     struct store_run run = {0};
     bool created = false;
     json_t *result = NULL;
-    if (primer_request(turn->app->store, turn->app->crm, job.id, false, turn->app->user, &run,
-                       &created, err, sizeof err) != 0)
+    struct store *st = harde_app_store_take(turn->app);
+    if (!st)
+        *error = xstrdup("the run store is not available here");
+    else if (primer_request(st, turn->app->crm, job.id, false, turn->app->user, &run, &created, err,
+                            sizeof err) != 0)
         *error = xstrdup(err);
     else
         result = run_summary(&run, &job, created);
+    harde_app_store_give(turn->app, st);
     store_run_free(&run);
     crm_job_free(&job);
     return result;
@@ -76,7 +80,8 @@ static json_t *primer_status_tool(struct agent_context *ctx, json_t *args, char 
     snprintf(key, sizeof key, PRIMER_DEDUPE_FMT, (long long)job.id);
     struct store_run run = {0};
     json_t *result = NULL;
-    int rc = store_run_find(turn->app->store, key, &run);
+    struct store *st = harde_app_store_take(turn->app);
+    int rc = st ? store_run_find(st, key, &run) : ERR_CONFIG;
     if (rc == ERR_NOT_FOUND) {
         char *text = xasprintf("No primer video has been started for job %lld (%s) yet.",
                                (long long)job.id, job.customer_name ? job.customer_name : "");
@@ -84,10 +89,12 @@ static json_t *primer_status_tool(struct agent_context *ctx, json_t *args, char 
                            "summary", text);
         free(text);
     } else if (rc != 0) {
-        *error = xasprintf("cannot read the primer runs: %s", store_error(turn->app->store));
+        *error = xasprintf("cannot read the primer runs: %s",
+                           st ? store_error(st) : "the run store is not available here");
     } else {
         result = run_summary(&run, &job, false);
     }
+    harde_app_store_give(turn->app, st);
     store_run_free(&run);
     crm_job_free(&job);
     return result;

@@ -540,7 +540,19 @@ static int bootstrap_admin(struct web_server *ws, struct web_open_info *info, ch
     return 0;
 }
 
-/* Opens one worker's app. Turn workers borrow the model and the classifier. */
+static struct store *lend_store(void *ctx)
+{
+    return store_pool_take(ctx);
+}
+
+static void return_store(void *ctx, struct store *st)
+{
+    store_pool_give(ctx, st);
+}
+
+/* Opens one worker's app. Turn workers borrow the model and the classifier,
+ * and store connections from the save pool for the moments a tool needs one
+ * (starting or checking a primer run). */
 static int open_worker(struct web_server *ws, struct web_worker *w, const char *config_path,
                        bool turn, char *err, size_t errlen)
 {
@@ -556,6 +568,8 @@ static int open_worker(struct web_server *ws, struct web_worker *w, const char *
         w->app.model = ws->main.model;
         w->app.backend = ws->main.backend;
         w->app.intents = ws->main.intents;
+        w->store_lender = (struct harde_store_lender){lend_store, return_store, ws->saves};
+        w->app.store_lender = &w->store_lender;
     }
     return 0;
 }

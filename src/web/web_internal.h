@@ -63,6 +63,7 @@ struct web_settings {
 struct web_worker {
     struct web_server *ws;
     struct harde_app app; /* this thread's alone; see server.c for what is shared */
+    struct harde_store_lender store_lender; /* turn workers: the save pool */
     bool open;
 };
 

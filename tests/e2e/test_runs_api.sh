@@ -69,6 +69,17 @@ st, res = call("POST", "/v1/webhooks/crm", hook, token=None,
 assert st == 200 and [s["job_id"] for s in res["started"]] == [1068], res
 st, lst = call("GET", "/v1/runs")
 assert len(lst["runs"]) == 2, lst
+# from the web chat: the Primer Video agent's tools reach the run store
+st, sess = call("POST", "/v1/sessions", {"title": "primer"})
+assert st == 201, (st, sess)
+st, turn = call("POST", "/v1/sessions/%s/messages" % sess["id"],
+                {"text": "make the primer video for job 1072"})
+assert st == 200 and "Started the primer video" in turn["final"], (st, turn)
+st, turn = call("POST", "/v1/sessions/%s/messages" % sess["id"],
+                {"text": "did the primer go out for job 1072?"})
+assert st == 200 and "pending" in turn["final"], (st, turn)
+st, lst = call("GET", "/v1/runs")
+assert sorted(r["job_id"] for r in lst["runs"]) == [1042, 1068, 1072], lst
 PY
     e2e_stop_pid "$pid"
 }
