@@ -35,6 +35,7 @@ struct turn_job {
     char user[STORE_USER_MAX + 1];
     char *text;
     bool stream;
+    bool left; /* the session's busy mark is already gone */
 };
 
 /* What the event callback needs while a streamed turn runs. */
@@ -43,9 +44,19 @@ struct turn_run {
     bool overflow; /* the client stopped reading: events are being dropped */
 };
 
+/* Lifts the session's busy mark (once). Done as soon as the turn is saved,
+ * before the answer goes out, so a client that sends its next message the
+ * moment it sees the answer is not told a turn is still running. */
+static void job_leave(struct turn_job *job)
+{
+    if (!job->left)
+        web_busy_leave(job->ws, job->session.id);
+    job->left = true;
+}
+
 static void job_free(struct turn_job *job)
 {
-    web_busy_leave(job->ws, job->session.id);
+    job_leave(job);
     session_free(&job->session);
     free(job->text);
     free(job);
@@ -275,6 +286,7 @@ void web_turn_run(void *ctx, void *vjob)
         web_metrics_error(ws->metrics, "turn");
     }
     web_metrics_turn(ws->metrics, flow, outcome, clock_now_ns() - t0, &result);
+    job_leave(job);
     if (!run.stream)
         answer_json(job, &result, flow, rc, err);
     else if (rc == 0)
