@@ -107,6 +107,8 @@ void api_login(struct web_call *call)
     } else {
         limiter_reset(ws->login_names, name);
         char token[WEB_TOKEN_MAX], csrf[WEB_TOKEN_MAX];
+        /* Sign-ins are rare next to requests: a good moment to drop expired logins. */
+        logins_sweep(ws->logins, clock_wall_ms());
         logins_create(ws->logins, u.name, clock_wall_ms(), token, csrf);
         web_metrics_login(ws->metrics, "ok");
         set_login_cookie(call, token);
