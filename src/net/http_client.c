@@ -62,9 +62,14 @@ static void curl_setup_once(void)
     }
 }
 
-struct http_client *http_client_new(void)
+void http_curl_init(void)
 {
     pthread_once(&curl_once, curl_setup_once);
+}
+
+struct http_client *http_client_new(void)
+{
+    http_curl_init();
     struct http_client *c = xcalloc(1, sizeof *c);
     c->easy = curl_easy_init();
     c->multi = curl_multi_init();

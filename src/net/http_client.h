@@ -106,4 +106,9 @@ bool http_response_header(const struct http_response *resp, const char *name, ch
 /* Writes "host[:port]" of url into out; "" when url has none. */
 void http_url_host(const char *url, char *out, size_t outlen);
 
+/* Initialises libcurl once per process (thread-safe). Every libcurl user in
+ * the program calls it before its first easy handle: this client, IMAP and
+ * SMTP, and the S3 delivery. */
+void http_curl_init(void);
+
 #endif

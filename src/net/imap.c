@@ -26,6 +26,7 @@
 #include "base/error.h"
 #include "base/log.h"
 #include "base/xalloc.h"
+#include "net/http_client.h"
 #include "net/mail_internal.h"
 
 #define IMAP_COMMAND_MAX 512
@@ -100,7 +101,7 @@ int imap_client_new(const struct imap_config *cfg, struct imap_client **out, cha
                  folder, IMAP_FOLDER_MAX);
         return ERR_CONFIG;
     }
-    mail_curl_init();
+    http_curl_init();
     struct imap_client *c = xcalloc(1, sizeof *c);
     c->easy = curl_easy_init();
     if (!c->easy) {

@@ -6,7 +6,6 @@
  * what we check is what libcurl will connect to. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,22 +13,8 @@
 #include <strings.h>
 
 #include "base/error.h"
+#include "net/http_client.h"
 #include "net/mail_internal.h"
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-
-static void curl_init_once(void)
-{
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        fputs("harde: libcurl initialisation failed\n", stderr);
-        abort();
-    }
-}
-
-void mail_curl_init(void)
-{
-    pthread_once(&curl_once, curl_init_once);
-}
 
 static bool host_is_loopback(const char *host)
 {

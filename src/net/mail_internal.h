@@ -31,9 +31,6 @@ struct mail_endpoint {
 int mail_endpoint_parse(const char *url, const char *plain, const char *tls, bool starttls,
                         const char *what, struct mail_endpoint *ep, char *err, size_t errlen);
 
-/* Calls curl_global_init once per process. */
-void mail_curl_init(void);
-
 /* Collects server reply lines from libcurl's header callback. */
 struct mail_reply {
     char last[MAIL_REPLY_MAX];   /* the last line, CRLF removed */

@@ -18,6 +18,7 @@
 #include "base/buf.h"
 #include "base/error.h"
 #include "base/log.h"
+#include "net/http_client.h"
 #include "net/mail_internal.h"
 
 #define SMTP_ADDR_MAX 254
@@ -137,7 +138,7 @@ static int transfer(const struct smtp_config *cfg, const struct mail_endpoint *e
                     const char *const *rcpts, size_t rcpt_count, const struct buf *data, char *err,
                     size_t errlen)
 {
-    mail_curl_init();
+    http_curl_init();
     CURL *easy = curl_easy_init();
     if (!easy) {
         fputs("harde: libcurl handle creation failed\n", stderr);

@@ -77,16 +77,6 @@ struct s3_exchange {
     struct buf headers; /* the answer's header lines */
 };
 
-static pthread_once_t s3_curl_once = PTHREAD_ONCE_INIT;
-
-static void s3_curl_init(void)
-{
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        fputs("harde: libcurl initialisation failed\n", stderr);
-        abort();
-    }
-}
-
 static void s3_wipe_free(char *s)
 {
     if (s) {
@@ -498,7 +488,7 @@ int delivery_s3_new(const struct delivery_options *opts, struct delivery **out, 
         delivery_set_err(err, errlen, "delivery: the s3 backend needs a valid %s", bad);
         return ERR_CONFIG;
     }
-    pthread_once(&s3_curl_once, s3_curl_init);
+    http_curl_init();
     struct delivery_s3 *s = xcalloc(1, sizeof *s);
     s->base.backend = &s3_backend;
     s->easy = curl_easy_init();
