@@ -166,10 +166,15 @@ static int open_intents(struct harde_app *app, char *err, size_t errlen)
     return app->intents ? 0 : ERR_CONFIG;
 }
 
-static int open_store(struct harde_app *app, char *err, size_t errlen)
+char *harde_app_store_location(const struct harde_app *app)
 {
     const char *path = config_get(app->config, "store", "path", NULL);
-    char *location = path && *path ? xstrdup(path) : xasprintf("%s/harde.sqlite", app->data_dir);
+    return path && *path ? xstrdup(path) : xasprintf("%s/harde.sqlite", app->data_dir);
+}
+
+static int open_store(struct harde_app *app, char *err, size_t errlen)
+{
+    char *location = harde_app_store_location(app);
     char inner[512];
     int rc = store_open(location, NULL, &app->store, inner, sizeof inner);
     if (rc != 0)

@@ -71,6 +71,9 @@ struct harde_app {
 int harde_app_open(struct harde_app *app, const char *config_path, unsigned need, char *err,
                    size_t errlen);
 void harde_app_close(struct harde_app *app);
+/* Where the store lives: [store] path, else DATA_DIR/harde.sqlite. New string. */
+char *harde_app_store_location(const struct harde_app *app);
+
 /* A store connection for a short piece of work: the app's own, else one
  * borrowed from its lender, else NULL. Give it back with harde_app_store_give. */
 struct store *harde_app_store_take(struct harde_app *app);

@@ -661,8 +661,7 @@ static int open_shared(struct web_server *ws, char *err, size_t errlen)
         snprintf(err, errlen, "the CRM: %s", inner);
         return ERR_CONFIG;
     }
-    const char *path = config_get(m->config, "store", "path", NULL);
-    char *location = path && *path ? xstrdup(path) : xasprintf("%s/harde.sqlite", m->data_dir);
+    char *location = harde_app_store_location(m);
     ws->saves = store_pool_open(location, (size_t)ws->set.store_connections, inner, sizeof inner);
     free(location);
     if (!ws->saves) {
