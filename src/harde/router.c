@@ -27,8 +27,8 @@ void harde_route_message(const struct harde_app *app, const struct harde_session
                          const char *text, struct harde_route *out)
 {
     *out = (struct harde_route){.flow = HARDE_FLOW_AGENT, .reason = "default"};
-    if (!app->intents || !app->kb_dir) {
-        out->reason = "no classifier or playbook";
+    if (!app->intents) {
+        out->reason = "no classifier";
         return;
     }
     struct intent_prediction pred;
